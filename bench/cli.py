@@ -1,0 +1,94 @@
+"""The `bench` command line: run, matrix, ls, report, compare, pretrain, tune."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.registry import UnknownName
+
+log = logging.getLogger("bench")
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'0-2' -> [0, 1, 2]; '0,3' -> [0, 3]."""
+    seeds: list[int] = []
+    for part in str(text).split(","):
+        lo, _, hi = part.partition("-")
+        seeds.extend(range(int(lo), int(hi) + 1) if hi else [int(lo)])
+    return seeds
+
+
+def parse_sets(items: list[str]) -> dict[str, Any]:
+    """['k=8', 'lam=2.5', 'potential=max'] -> typed dict (YAML scalars)."""
+    import yaml
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects key=value, got {item!r}")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--n", type=int, default=None, help="returned samples per seed (default: the task's)")
+    p.add_argument("--steps", type=int, default=None, help="sampling steps (default: the task's)")
+    p.add_argument("--out", type=Path, default=Path("results"), help="output folder (records/, samples/)")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="method config override (repeatable)")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    p.add_argument("--tiny", action="store_true", help="use the task's tiny random-weight variant")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--force", action="store_true", help="rerun cells that already have an ok record")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="bench", description="guidebench: inference-time guidance benchmark")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("run", help="run one task × method over seeds")
+    p.add_argument("--task", required=True)
+    p.add_argument("--method", required=True)
+    p.add_argument("--objective", default=None)
+    p.add_argument("--budget", default=None, help="NFE budget as a multiple of unguided sampling, e.g. 4x")
+    p.add_argument("--seeds", default="0")
+    _common(p)
+    p = sub.add_parser("matrix", help="run tasks × methods × budgets × seeds")
+    p.add_argument("--tasks", default="all")
+    p.add_argument("--methods", default="all")
+    p.add_argument("--objectives", default=None, help="comma list (default: each task's default)")
+    p.add_argument("--budgets", default="1x,4x")
+    p.add_argument("--seeds", default="0")
+    _common(p)
+    p = sub.add_parser("ls", help="list tasks, methods or objectives")
+    p.add_argument("what", choices=["tasks", "methods", "objectives"])
+    p = sub.add_parser("report", help="tables and figures from records")
+    p.add_argument("--records", type=Path, default=Path("results"))
+    p.add_argument("--out", type=Path, default=Path("report"))
+    p = sub.add_parser("compare", help="check records against a baseline CSV; exit 1 on drift")
+    p.add_argument("--baseline", type=Path, required=True)
+    p.add_argument("--records", type=Path, default=Path("results"))
+    p = sub.add_parser("pretrain", help="retrain a task's committed weights")
+    p.add_argument("--task", required=True)
+    p.add_argument("--out", type=Path, default=None, help="weights folder (default: the task's weights/)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true", help="a few steps only (smoke test)")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    from bench import commands
+    try:
+        return getattr(commands, f"cmd_{args.cmd}")(args)
+    except UnknownName as err:
+        print(f"bench: {err}", file=sys.stderr)
+        return 2
+    except (ValueError, FileNotFoundError) as err:
+        print(f"bench: error: {err}", file=sys.stderr)
+        return 2

@@ -1,0 +1,118 @@
+"""Implementations of the CLI subcommands (stdout carries results, stderr logs and progress)."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import itertools
+import sys
+from pathlib import Path
+
+from bench import registry
+from bench.runner import Cell, execute
+
+
+def _summary(rec: dict) -> str:
+    m = rec.get("metrics", {})
+    main = rec.get("main_metric")
+    score = f" {main}={m[main]:.4g}" if main in m else ""
+    per = rec.get("usage", {}).get("nfe", 0) / max(1, rec.get("n_samples", 1))
+    tail = f" error={rec['error'].splitlines()[0]}" if rec.get("error") else ""
+    return (f"task={rec['task']} objective={rec['objective']} method={rec['method']} budget={rec['budget']['name']} "
+            f"seed={rec['seed']} status={rec['status']}{score} proxy={m.get('proxy', float('nan')):.4g} "
+            f"nfe/sample={per:.0f} wall={rec.get('usage', {}).get('wall_s', 0):.1f}s{tail}")
+
+
+def _cells(args, task: str, method: str, objective: str | None, budget: str, seed: int) -> Cell:
+    from bench.cli import parse_sets
+    return Cell(task=task, method=method, objective=objective, budget=budget, seed=seed, n=args.n,
+                steps=args.steps, overrides=parse_sets(args.sets), device=args.device, tiny=args.tiny)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bench.cli import parse_seeds
+    task_cls = registry.tasks().get(args.task)
+    method = registry.methods().resolve(args.method)
+    budget = args.budget or task_cls.default_budget
+    cache: dict = {}
+    bad = 0
+    for seed in parse_seeds(args.seeds):
+        cell = _cells(args, args.task, method, args.objective, budget, seed)
+        rec = execute(cell, args.out, show_progress=not args.no_progress, cache=cache, resume=not args.force)
+        bad += rec["status"] == "error"
+        print(_summary(rec) if rec["status"] != "skipped" else f"skipped {rec['cell']} (ok record exists)")
+    print(f"records: {args.out / 'records' / (registry.tasks().resolve(args.task) + '.jsonl')}")
+    return 1 if bad else 0
+
+
+def _names(text: str, reg: registry.Registry) -> list[str]:
+    return reg.names() if text == "all" else [reg.resolve(x.strip()) for x in text.split(",") if x.strip()]
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    from bench.cli import parse_seeds
+    from bench.runner import progress
+    tasks, methods = _names(args.tasks, registry.tasks()), _names(args.methods, registry.methods())
+    objectives = [o.strip() for o in args.objectives.split(",")] if args.objectives else [None]
+    grid = list(itertools.product(tasks, objectives, methods, args.budgets.split(","), parse_seeds(args.seeds)))
+    cache: dict = {}
+    status: dict[str, int] = {}
+    for task, obj, method, budget, seed in progress(not args.no_progress)(grid, "matrix"):
+        if obj is not None and obj not in registry.tasks().get(task).objectives():
+            continue
+        rec = execute(_cells(args, task, method, obj, budget, seed), args.out, show_progress=False,
+                      cache=cache, resume=not args.force)
+        status[rec["status"]] = status.get(rec["status"], 0) + 1
+        if rec["status"] != "skipped":
+            print(_summary(rec), flush=True)
+    print("matrix: " + ", ".join(f"{k}={v}" for k, v in sorted(status.items())))
+    return 1 if status.get("error") else 0
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    if args.what == "methods":
+        reg = registry.methods()
+        for key in reg.names():
+            m = reg.get(key)
+            print(f"{key:12s} supports={','.join(sorted(m.supports)):21s} needs_grad={str(m.needs_grad):5s} "
+                  f"{m.paper}")
+        for alias, target in sorted(reg.aliases.items()):
+            print(f"{alias:12s} alias of {target}")
+        return 0
+    reg = registry.tasks()
+    for name in reg.names():
+        try:
+            cls = reg.get(name)
+        except ImportError as err:
+            print(f"{name:10s} unavailable: {err}")
+            continue
+        if args.what == "tasks":
+            print(f"{name:10s} family={cls.family_kind:10s} version={cls.version} default={cls.default_objective}")
+        else:
+            print(f"{name:10s} {' '.join(cls.objectives())} (default {cls.default_objective})")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bench.report import write_report
+    for path in write_report(args.records, args.out):
+        print(path)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from bench.compare import compare
+    failures, lines = compare(args.baseline, args.records)
+    print("\n".join(lines))
+    return 1 if failures else 0
+
+
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    cls = registry.tasks().get(args.task)
+    if not cls.pretrain_entry:
+        print(f"bench: task {args.task!r} has no weights to train (analytic model)", file=sys.stderr)
+        return 0
+    module, fn = cls.pretrain_entry.split(":")
+    out = args.out or Path(importlib.import_module(cls.__module__).__file__).parent / "weights"
+    getattr(importlib.import_module(module), fn)(Path(out), seed=args.seed, quick=args.quick)
+    print(f"weights: {out}")
+    return 0

@@ -1,0 +1,136 @@
+"""Gaussian (continuous) family: DDPM/DDIM with η, written once for every continuous task.
+
+Notation (specs/methods.md §2). Steps run over training indices t (noise → data); s is the next, less noisy
+index, s = −1 meaning clean data (ᾱ = 1).
+    x̂0(x_t) = (x_t − √(1−ᾱ_t)·ε_θ(x_t, t)) / √ᾱ_t
+    σ_t     = η·√((1−ᾱ_s)/(1−ᾱ_t))·√(1−ᾱ_t/ᾱ_s)
+    μ_t(x0, ε) = √ᾱ_s·x0 + √(1−ᾱ_s−σ_t²)·ε
+    DDIM(x_t; x0, ε) = μ_t(x0, ε) + σ_t·z
+    Renoise: x_t = √(ᾱ_t/ᾱ_s)·x_s + √(1−ᾱ_t/ᾱ_s)·z
+The network is ``net(x_t (B, *shape), t (B,) float) -> ε (B, *shape)``; the runner wraps it in a counting meter.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from bench.diffusion.schedules import T_TRAIN, gaussian_alphas_bar
+from bench.rng import Streams
+
+
+@dataclass
+class GaussPrediction:
+    """Output of ``denoise``: the Tweedie estimate and the predicted noise at step t."""
+
+    x_t: torch.Tensor  # (B, *shape)
+    t: int
+    x0: torch.Tensor  # (B, *shape)
+    eps: torch.Tensor  # (B, *shape)
+
+
+@dataclass
+class GaussProposal:
+    """N(mean, std² I) transition of one step; rows of ``mean`` are parents."""
+
+    mean: torch.Tensor  # (B, *shape)
+    std: float
+
+    def sample(self, rng: Streams, owner: torch.Tensor, k: int = 1) -> torch.Tensor:
+        """k children per parent, parent-major: (B·k, *shape); ``owner`` (B,) routes the noise."""
+        mean = self.mean.repeat_interleave(k, dim=0)  # (B·k, *shape)
+        if self.std == 0.0:
+            return mean
+        z = rng.randn(owner.repeat_interleave(k), tuple(self.mean.shape[1:]))
+        return mean + self.std * z
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """log N(x; mean, std²) summed over dimensions -> (B,); 0 for a deterministic step."""
+        if self.std == 0.0:
+            return torch.zeros(x.shape[0], device=x.device)
+        d = (x - self.mean).flatten(1)  # (B, D)
+        return -0.5 * (d.pow(2).sum(1) / self.std**2 + d.shape[1] * math.log(2 * math.pi * self.std**2))
+
+
+class GaussianFamily:
+    """DDPM/DDIM sampler primitives over a task's ε-network."""
+
+    kind = "continuous"
+
+    def __init__(self, net: nn.Module, shape: tuple[int, ...], schedule: str = "cosine", eta: float = 1.0,
+                 clip: float | None = None) -> None:
+        self.net = net
+        self.shape = tuple(shape)
+        self.schedule = schedule
+        self.eta = float(eta)
+        self.clip = clip
+        self.alphas_bar = gaussian_alphas_bar(schedule, T_TRAIN)  # (T_TRAIN,) float64
+
+    # -- schedule -------------------------------------------------------------------------------------------
+    def timesteps(self, steps: int) -> list[tuple[int, int]]:
+        """(t, s) pairs from noise to data over ``steps`` evenly strided training indices; last s is −1."""
+        ts = torch.linspace(T_TRAIN - 1, 0, steps).round().long().tolist()
+        return list(zip(ts, ts[1:] + [-1]))
+
+    def abar(self, t: int) -> float:
+        """ᾱ at training index t (1.0 for t = −1)."""
+        return 1.0 if t < 0 else float(self.alphas_bar[t])
+
+    def sigma(self, t: int, s: int) -> float:
+        """Step noise σ_t of the η-DDIM step t → s."""
+        a_t, a_s = self.abar(t), self.abar(s)
+        return self.eta * math.sqrt((1 - a_s) / (1 - a_t)) * math.sqrt(max(0.0, 1 - a_t / a_s))
+
+    # -- primitives -----------------------------------------------------------------------------------------
+    def prior(self, rng: Streams, owner: torch.Tensor) -> torch.Tensor:
+        """x_T ~ N(0, I): (len(owner), *shape)."""
+        return rng.randn(owner, self.shape)
+
+    def denoise(self, x_t: torch.Tensor, t: int) -> GaussPrediction:
+        """One network forward; autograd flows through it when x_t requires grad (differentiable path)."""
+        a = self.abar(t)
+        tt = torch.full((x_t.shape[0],), float(t), device=x_t.device)  # (B,)
+        eps = self.net(x_t, tt)  # (B, *shape)
+        x0 = (x_t - math.sqrt(1 - a) * eps) / math.sqrt(a)
+        if self.clip is not None:
+            x0 = x0.clamp(-self.clip, self.clip)
+            eps = (x_t - math.sqrt(a) * x0) / math.sqrt(1 - a)
+        return GaussPrediction(x_t, t, x0, eps)
+
+    def implied_eps(self, x_t: torch.Tensor, t: int, x0: torch.Tensor) -> torch.Tensor:
+        """ε̂(x_t, x0) = (x_t − √ᾱ_t·x0) / √(1−ᾱ_t)."""
+        a = self.abar(t)
+        return (x_t - math.sqrt(a) * x0) / math.sqrt(1 - a)
+
+    def step_mean(self, t: int, s: int, x0: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        """μ_t(x0, ε) = √ᾱ_s·x0 + √(1−ᾱ_s−σ_t²)·ε."""
+        a_s, sig = self.abar(s), self.sigma(t, s)
+        return math.sqrt(a_s) * x0 + math.sqrt(max(0.0, 1 - a_s - sig**2)) * eps
+
+    def proposal(self, x_t: torch.Tensor, t: int, s: int, pred: GaussPrediction) -> GaussProposal:
+        """The base model's transition p_θ(x_s | x_t) from a cached prediction."""
+        return GaussProposal(self.step_mean(t, s, pred.x0, pred.eps), self.sigma(t, s))
+
+    def bridge(self, x_t: torch.Tensor, t: int, s: int, x0: torch.Tensor, rng: Streams,
+               owner: torch.Tensor) -> torch.Tensor:
+        """q(x_s | x_t, x0): the η-DDIM step toward a given clean x0 (ε recomputed from x0)."""
+        prop = GaussProposal(self.step_mean(t, s, x0, self.implied_eps(x_t, t, x0)), self.sigma(t, s))
+        return prop.sample(rng, owner)
+
+    def renoise(self, x_s: torch.Tensor, s: int, t: int, rng: Streams, owner: torch.Tensor) -> torch.Tensor:
+        """q(x_t | x_s) = N(√(ᾱ_t/ᾱ_s)·x_s, (1−ᾱ_t/ᾱ_s) I)."""
+        ratio = self.abar(t) / self.abar(s)
+        return math.sqrt(ratio) * x_s + math.sqrt(1 - ratio) * rng.randn(owner, self.shape)
+
+    def sample_x0(self, pred: GaussPrediction, rng: Streams, owner: torch.Tensor, k: int = 1,
+                  scale: float = 1.0) -> torch.Tensor:
+        """k draws x̂0 + scale·ρ_t·z per row, ρ_t = √(1−ᾱ_t)/√(1+(1−ᾱ_t)): (B·k, *shape)."""
+        a = self.abar(pred.t)
+        rho = math.sqrt(1 - a) / math.sqrt(1 + (1 - a))
+        return GaussProposal(pred.x0, scale * rho).sample(rng, owner, k)
+
+    def point(self, pred: GaussPrediction) -> torch.Tensor:
+        """The clean point estimate x̂0."""
+        return pred.x0

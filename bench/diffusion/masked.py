@@ -1,0 +1,137 @@
+"""Masked (discrete, absorbing-state) family: the MDLM step written once for every discrete task.
+
+Notation (specs/methods.md §2). x ∈ {0..V−1, M}^L with M = V. Time runs t = 1 → 0; m_t = mask probability.
+    p_θ(x0ˡ = k | x_t)             per-position categorical from the logits over real tokens
+    q(x_sˡ = k | x_t) ∝ p_θ(k)·(m_t − m_s),  q(x_sˡ = M) ∝ m_s      for masked ℓ; revealed ℓ are copied
+    bridge:  a masked ℓ takes x0ˡ with probability (m_t − m_s)/m_t
+    renoise: a revealed, non-prompt ℓ is re-masked with probability (m_t − m_s)/(1 − m_s)
+The network is ``net(x, t) -> logits (B, L, V)`` with x either (B, L) long ids or a (B, L, V+1) soft one-hot
+(the differentiable path) and t (B,) float. Optional prompt: (L,) long, −1 where free; prompt tokens are fixed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bench.diffusion.schedules import mask_prob
+from bench.rng import Streams
+
+
+@dataclass
+class MaskPrediction:
+    """Output of ``denoise``: log p_θ(x0 | x_t) with revealed positions pinned to their token."""
+
+    x_t: torch.Tensor  # (B, L) long
+    t: float
+    logp: torch.Tensor  # (B, L, V) log-probabilities
+
+    @property
+    def probs(self) -> torch.Tensor:
+        return self.logp.exp()
+
+
+@dataclass
+class CatProposal:
+    """Factorised categorical transition: probs (B, L, V+1); last column is [MASK]."""
+
+    probs: torch.Tensor
+
+    def sample(self, rng: Streams, owner: torch.Tensor, k: int = 1) -> torch.Tensor:
+        """k children per parent, parent-major: (B·k, L) long."""
+        return rng.categorical(owner.repeat_interleave(k), self.probs.repeat_interleave(k, dim=0))
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """Σ_ℓ log q(xˡ) -> (B,)."""
+        p = self.probs.gather(-1, x.unsqueeze(-1)).squeeze(-1)  # (B, L)
+        return p.clamp_min(1e-30).log().sum(-1)
+
+
+class MaskedFamily:
+    """MDLM sampler primitives over a task's logit network."""
+
+    kind = "discrete"
+
+    def __init__(self, net: nn.Module, length: int, vocab: int, prompt: torch.Tensor | None = None) -> None:
+        self.net = net
+        self.length = int(length)
+        self.vocab = int(vocab)
+        self.mask_id = int(vocab)
+        self.prompt = prompt
+
+    # -- schedule -------------------------------------------------------------------------------------------
+    def timesteps(self, steps: int) -> list[tuple[float, float]]:
+        """(t, s) pairs from t = 1 down to s = 0 in ``steps`` equal steps."""
+        ts = torch.linspace(1.0, 0.0, steps + 1).tolist()
+        return list(zip(ts[:-1], ts[1:]))
+
+    def m(self, t: float) -> float:
+        return float(mask_prob(torch.tensor(t, dtype=torch.float64)))
+
+    # -- primitives -----------------------------------------------------------------------------------------
+    def prior(self, rng: Streams, owner: torch.Tensor) -> torch.Tensor:
+        """All [MASK], prompt tokens fixed: (len(owner), L) long."""
+        x = torch.full((owner.numel(), self.length), self.mask_id, dtype=torch.long, device=rng.device)
+        if self.prompt is not None:
+            fixed = self.prompt >= 0
+            x[:, fixed] = self.prompt[fixed].to(x.device)
+        return x
+
+    def onehot(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, L) ids -> (B, L, V+1) float one-hot, the input of the differentiable path."""
+        return F.one_hot(x, self.vocab + 1).float()
+
+    def denoise(self, x_t: torch.Tensor, t: float) -> MaskPrediction:
+        """One network forward. Hard input (B, L): revealed positions are pinned. Soft input (B, L, V+1): the
+        logits are mixed with the input's real-token mass so gradients reach every position."""
+        tt = torch.full((x_t.shape[0],), float(t), device=x_t.device)  # (B,)
+        logp = self.net(x_t, tt).log_softmax(-1)  # (B, L, V)
+        if x_t.dim() == 2:
+            revealed = (x_t != self.mask_id).unsqueeze(-1)  # (B, L, 1)
+            pinned = F.one_hot(x_t.clamp(max=self.vocab - 1), self.vocab).bool()
+            logp = torch.where(revealed, torch.where(pinned, 0.0, -torch.inf), logp)
+            return MaskPrediction(x_t, t, logp)
+        m_col = x_t[..., self.mask_id:]  # (B, L, 1) mass on [MASK]
+        probs = m_col * logp.exp() + x_t[..., : self.vocab]  # (B, L, V)
+        return MaskPrediction(x_t.argmax(-1), t, probs.clamp_min(1e-30).log())
+
+    def proposal(self, x_t: torch.Tensor, t: float, s: float, pred: MaskPrediction) -> CatProposal:
+        """q_θ(x_s | x_t) from a cached prediction; revealed tokens are copied."""
+        m_t, m_s = self.m(t), self.m(s)
+        move = pred.probs * ((m_t - m_s) / m_t)  # (B, L, V)
+        stay = torch.full_like(move[..., :1], m_s / m_t)  # (B, L, 1)
+        probs = torch.cat([move, stay], -1)  # (B, L, V+1)
+        revealed = (x_t != self.mask_id).unsqueeze(-1)
+        probs = torch.where(revealed, self.onehot(x_t), probs)
+        return CatProposal(probs)
+
+    def bridge(self, x_t: torch.Tensor, t: float, s: float, x0: torch.Tensor, rng: Streams,
+               owner: torch.Tensor) -> torch.Tensor:
+        """Unmask toward a given x0: each masked position takes x0ˡ w.p. (m_t − m_s)/m_t."""
+        m_t, m_s = self.m(t), self.m(s)
+        u = rng.rand(owner, (self.length,))  # (B, L)
+        take = (x_t == self.mask_id) & (u < (m_t - m_s) / m_t)
+        return torch.where(take, x0, x_t)
+
+    def renoise(self, x_s: torch.Tensor, s: float, t: float, rng: Streams, owner: torch.Tensor) -> torch.Tensor:
+        """Re-mask revealed, non-prompt positions w.p. (m_t − m_s)/(1 − m_s)."""
+        m_t, m_s = self.m(t), self.m(s)
+        u = rng.rand(owner, (self.length,))  # (B, L)
+        hit = (x_s != self.mask_id) & (u < (m_t - m_s) / max(1e-12, 1 - m_s))
+        if self.prompt is not None:
+            hit &= (self.prompt < 0).to(hit.device)
+        return torch.where(hit, torch.full_like(x_s, self.mask_id), x_s)
+
+    def sample_x0(self, pred: MaskPrediction, rng: Streams, owner: torch.Tensor, k: int = 1) -> torch.Tensor:
+        """k categorical draws of x0 per row (revealed positions kept): (B·k, L)."""
+        return rng.categorical(owner.repeat_interleave(k), pred.probs.repeat_interleave(k, dim=0))
+
+    def point(self, pred: MaskPrediction) -> torch.Tensor:
+        """Argmax fill of the masked positions, revealed tokens kept: (B, L)."""
+        return pred.logp.argmax(-1)
+
+    def soft_x0(self, pred: MaskPrediction) -> torch.Tensor:
+        """Expected clean sequence as probabilities (B, L, V): the input of a differentiable reward."""
+        return pred.probs

@@ -1,0 +1,146 @@
+"""One weighted-particle loop for FK steering / SMC and TDS (methods.md §16-17).
+
+Each population (one returned sample, or ``k`` returned samples in "all" mode) holds k particles:
+
+    x ~ prior;  logw = 0;  cum = 0                         # cum: Σ log G along each particle's lineage
+    for step i (t → s):
+        x_s, corr = propose(x_t)                           # base proposal (corr = 0) or a guided one
+        logw += corr
+        if i is a resampling point:   logw += log G_i;  cum += log G_i
+        if i is the last step:        log G = λ·r(x0) − cum   # final correction: the target is p·exp(λ r)
+        resample a population when its ESS < threshold·k (carrying logw across skipped steps, pitfall P2)
+    return the argmax of r per population, or all particles after the final resampling
+
+Potentials at a resampling point (r̃ = intermediate reward, λ = 1/α): diff λ(r̃ − r̃_prev); max λ·max(r̃, m_prev);
+add λ(r̃ + Σ r̃_prev); rt λ·r̃.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from bench.method import Context, Output
+from bench.search import take
+
+Propose = Callable[[Context, torch.Tensor, object, object, object, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
+@dataclass(frozen=True)
+class ParticleSpec:
+    k: int = 4
+    lam: float = 10.0
+    potential: str = "diff"  # diff | max | add | rt
+    every: int = 1  # resample every `every` steps inside the window (and always at the last step)
+    window_start: float = 0.0  # first resampling point at step index ≥ window_start·T
+    ess: float | None = None  # adaptive: resample when ESS < ess·k; None = at every resampling point
+    mc: int = 1  # x0 draws for the intermediate reward (discrete MC value; 1 = point estimate)
+    reward_min: float = 0.0  # initial m of the "max" potential
+    return_all: bool = False
+
+
+def _log_ess(logw: torch.Tensor) -> torch.Tensor:
+    """log ESS per population from logw (P, k)."""
+    return 2 * torch.logsumexp(logw, 1) - torch.logsumexp(2 * logw, 1)
+
+
+def _resample(ctx: Context, logw: torch.Tensor, pop_owner: torch.Tensor) -> torch.Tensor:
+    """Systematic resampling per population: (P, k) ancestor indices within the population."""
+    p, k = logw.shape
+    w = torch.softmax(logw.double(), 1)  # (P, k)
+    w = torch.where(torch.isfinite(w), w, torch.full_like(w, 1.0 / k))
+    cdf = w.cumsum(1)
+    cdf = cdf / cdf[:, -1:]
+    u = ctx.streams.rand(pop_owner, (1,)).to(cdf.device)  # (P, 1)
+    pos = (u + torch.arange(k, device=cdf.device, dtype=cdf.dtype)) / k  # (P, k)
+    return torch.searchsorted(cdf.contiguous(), pos.contiguous()).clamp_(max=k - 1)
+
+
+def _intermediate(ctx: Context, spec: ParticleSpec, pred, owner: torch.Tensor) -> torch.Tensor:
+    fam = ctx.family
+    if spec.mc <= 1:
+        return ctx.reward(fam.point(pred), owner)
+    draws = fam.sample_x0(pred, ctx.streams, owner, spec.mc)
+    r = ctx.reward(draws, owner.repeat_interleave(spec.mc)).view(-1, spec.mc) * spec.lam
+    return (torch.logsumexp(r, 1) - math.log(spec.mc)) / spec.lam  # log-mean-exp (pitfall P3)
+
+
+def _potential(spec: ParticleSpec, r: torch.Tensor, state: dict[str, torch.Tensor]) -> torch.Tensor:
+    if spec.potential == "diff":
+        g = spec.lam * (r - state["prev"])
+        state["prev"] = r
+    elif spec.potential == "max":
+        state["m"] = torch.maximum(r, state["m"])
+        g = spec.lam * state["m"]
+    elif spec.potential == "add":
+        state["sum"] = state["sum"] + r
+        g = spec.lam * state["sum"]
+    elif spec.potential == "rt":
+        g = spec.lam * r
+    else:
+        raise ValueError(f"unknown potential {spec.potential!r}; choose diff, max, add or rt")
+    return g
+
+
+def resample_points(spec: ParticleSpec, steps: int) -> list[bool]:
+    start = math.ceil(spec.window_start * steps)
+    return [i == steps - 1 or (i >= start and (i - start) % spec.every == spec.every - 1) for i in range(steps)]
+
+
+def particle_filter(ctx: Context, spec: ParticleSpec, propose: Propose | None = None) -> Output:
+    """Run the loop; ``propose(ctx, x, t, s, pred, owner) -> (x_s, log correction)`` overrides the base proposal."""
+    fam, steps = ctx.family, ctx.family.timesteps(ctx.steps)
+    n_pop = math.ceil(ctx.n / spec.k) if spec.return_all else ctx.n
+    pop_owner = torch.arange(n_pop, device=ctx.streams.device) * (spec.k if spec.return_all else 1)  # (P,)
+    owner = pop_owner.repeat_interleave(spec.k)  # (P·k,)
+    x = fam.prior(ctx.streams, owner)
+    pred = fam.denoise(x, steps[0][0])
+    logw = torch.zeros(n_pop, spec.k, device=x.device, dtype=torch.float64)
+    state = {"prev": torch.zeros(owner.numel(), device=x.device), "m": None, "sum": None}
+    state["m"] = torch.full_like(state["prev"], spec.reward_min)
+    state["sum"] = torch.zeros_like(state["prev"])
+    cum = torch.zeros_like(state["prev"])
+    points, n_resampled, ess_trace = resample_points(spec, len(steps)), 0, []
+    for i, (t, s) in enumerate(ctx.progress(steps, "smc")):
+        last = i == len(steps) - 1
+        if propose is None:
+            x = fam.proposal(x, t, s, pred).sample(ctx.streams, owner)
+            corr = None
+        else:
+            x, corr = propose(ctx, x, t, s, pred, owner)
+        pred = None if last else fam.denoise(x, s)
+        if corr is not None:
+            logw += corr.view(n_pop, spec.k).double()
+        if not points[i]:
+            continue
+        if last:
+            r_last = ctx.reward(x, owner)
+            g = spec.lam * r_last - cum
+        else:
+            g = _potential(spec, _intermediate(ctx, spec, pred, owner), state)
+        g = torch.nan_to_num(g, nan=-1e30)
+        logw += g.view(n_pop, spec.k).double()
+        cum = cum + g
+        log_ess = _log_ess(logw)
+        ess_trace.append(float(log_ess.exp().mean()))
+        due = torch.ones_like(log_ess, dtype=torch.bool) if (spec.ess is None or last) else \
+            log_ess < math.log(spec.ess * spec.k)
+        if not bool(due.any()):
+            continue
+        anc = _resample(ctx, logw, pop_owner)  # (P, k)
+        anc = torch.where(due[:, None], anc, torch.arange(spec.k, device=anc.device).expand_as(anc))
+        rows = (anc + torch.arange(n_pop, device=anc.device)[:, None] * spec.k).reshape(-1)
+        x, cum = x[rows], cum[rows]
+        r_last = r_last[rows] if last else None
+        state = {key: v[rows] for key, v in state.items()}
+        pred = None if pred is None else take(pred, rows)
+        logw = torch.where(due[:, None], torch.zeros_like(logw), logw)
+        n_resampled += int(due.sum())
+    diag = {"resamples": n_resampled, "mean_ess": ess_trace}
+    if spec.return_all:
+        return Output(x[: ctx.n], owner[: ctx.n], diag)
+    final = torch.nan_to_num(r_last.view(n_pop, spec.k), nan=-torch.inf)
+    best = torch.arange(n_pop, device=x.device) * spec.k + final.argmax(1)
+    return Output(x[best], owner[best], diag)

@@ -1,0 +1,162 @@
+"""Runs one cell (task × objective × method × budget × seed) through the meter and writes its record."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bench import registry
+from bench.meter import BudgetExceeded, CountedNet, CountedReward, Meter
+from bench.method import Context, Incompatible
+from bench.records import SCHEMA_VERSION, append_jsonl, config_hash, done_cells, environment, git_state, write_samples
+from bench.rng import Streams
+from bench.task import Task
+
+log = logging.getLogger("bench")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """What to run. ``overrides`` are the user's ``--set`` values (applied after the budget mapping)."""
+
+    task: str
+    method: str
+    objective: str | None = None
+    budget: str = "1x"
+    seed: int = 0
+    n: int | None = None
+    steps: int | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    device: str = "cpu"
+    tiny: bool = False
+
+
+def parse_budget(text: str) -> float:
+    """'4x' -> 4.0; raises ValueError with the expected form."""
+    try:
+        value = float(str(text).lower().rstrip("x"))
+    except ValueError:
+        raise ValueError(f"budget {text!r} is not of the form '4x'") from None
+    if value < 1:
+        raise ValueError(f"budget {text!r} is below 1x (unguided sampling)")
+    return value
+
+
+def progress(enabled: bool):
+    """A tqdm wrapper on stderr, off when disabled or not a terminal."""
+    def wrap(it, desc=""):
+        if not enabled or not sys.stderr.isatty():
+            return it
+        from tqdm import tqdm
+        return tqdm(it, desc=desc, leave=False, file=sys.stderr)
+    return wrap
+
+
+def build_task(name: str, tiny: bool, device: str, cache: dict | None = None) -> Task:
+    key = (name, tiny, device)
+    if cache is not None and key in cache:
+        return cache[key]
+    task = registry.tasks().get(name)(tiny=tiny, device=device)
+    if cache is not None:
+        cache[key] = task
+    return task
+
+
+def resolve(cell: Cell, task: Task) -> tuple[Any, Any, Any, int, int]:
+    """(objective, method, config, steps, n) after tuned defaults, the budget mapping and the overrides."""
+    from bench.tuning import tuned_config
+    objective = task.objective(cell.objective or task.default_objective)
+    method = registry.methods().get(cell.method)
+    steps, n = cell.steps or task.default_steps, cell.n or task.default_n
+    cfg = method.config(**tuned_config(task.name, method.key))
+    cfg = method.for_budget(cfg, parse_budget(cell.budget), steps)
+    if cell.overrides:
+        cfg = method.config(**{**dataclasses.asdict(cfg), **cell.overrides})  # unknown names raise ValueError
+    return objective, method, cfg, steps, n
+
+
+def _record_base(cell: Cell, task: Task, objective, method, cfg, steps: int, n: int) -> dict[str, Any]:
+    sha, dirty = git_state()
+    budget = parse_budget(cell.budget)
+    payload = {"task": task.name, "task_version": task.version, "tiny": cell.tiny, "objective": objective.name,
+               "method": method.key, "method_version": method.version, "config": dataclasses.asdict(cfg),
+               "budget": cell.budget, "steps": steps, "n": n}
+    key = f"{task.name}|{objective.name}|{method.key}|{cell.budget}|{cell.seed}"
+    return {"schema_version": SCHEMA_VERSION, "run_id": "", "git_sha": sha, "git_dirty": dirty, **payload,
+            "config_hash": config_hash(payload), "cell": key, "seed": cell.seed,
+            "main_metric": objective.main_metric,
+            "budget": {"name": cell.budget, "nfe": budget * steps, "nfe_total": budget * steps * n},
+            "n_samples": n, "status": "", "error": None, "metrics": {}, "usage": {},
+            "env": environment(cell.device)}
+
+
+def execute(cell: Cell, out: Path, show_progress: bool = True, cache: dict | None = None,
+            resume: bool = True) -> dict[str, Any]:
+    """Run one cell, append its record under ``out/records``, and return the record."""
+    task = build_task(cell.task, cell.tiny, cell.device, cache)
+    objective, method, cfg, steps, n = resolve(cell, task)
+    rec = _record_base(cell, task, objective, method, cfg, steps, n)
+    if resume and (rec["cell"], rec["config_hash"]) in done_cells(out / "records"):
+        rec["status"] = "skipped"
+        return rec
+    rec["run_id"] = f"{rec['cell'].replace('|', '_')}_{rec['config_hash'][:8]}_{uuid.uuid4().hex[:6]}"
+    meter = Meter(cap=parse_budget(cell.budget) * steps * n)
+    try:
+        method.check(task.family_kind, "diff_proxy" in objective.info)
+        _sample_and_score(rec, cell, task, objective, method, cfg, steps, n, meter, out, show_progress)
+        rec["status"] = "ok"
+    except Incompatible as err:
+        rec["status"], rec["error"] = "incompatible", str(err)
+    except BudgetExceeded as err:
+        rec["status"], rec["error"] = "budget_exceeded", str(err)
+    except Exception as err:  # a crash becomes an error record (never a score); the CLI exits non-zero
+        rec["status"], rec["error"] = "error", f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=6)}"
+        log.error("cell %s failed: %s", rec["cell"], err)
+    rec["usage"] = meter.usage()
+    append_jsonl(out / "records" / f"{task.name}.jsonl", [rec])
+    return rec
+
+
+def sample(task: Task, objective, method, cfg, n: int, steps: int, seed: int, meter: Meter,
+           show_progress: bool = False):
+    """Run ``method`` through the meter: the family's network and the rewards are counted before the method sees
+    them. Returns (output, instance index of each returned sample)."""
+    family = task.build_family()
+    family.net = CountedNet(family.net, meter)
+    owner_instance = torch.arange(n) % objective.n_instances  # (n,)
+    diff = objective.info.get("diff_proxy")
+    ctx = Context(family=family, reward=CountedReward(objective.proxy, meter, owner_instance),
+                  streams=Streams(seed, range(n), task.device), n=n, steps=steps,
+                  grad_reward=CountedReward(diff, meter, owner_instance) if diff else None,
+                  progress=progress(show_progress))
+    with torch.no_grad():
+        result = method.run(ctx, cfg)
+    return result, owner_instance[result.owner.cpu()]
+
+
+def _sample_and_score(rec, cell, task, objective, method, cfg, steps, n, meter, out, show_progress) -> None:
+    t0 = time.perf_counter()
+    result, instance = sample(task, objective, method, cfg, n, steps, cell.seed, meter, show_progress)
+    sample_s = time.perf_counter() - t0
+    metrics, rows = task.evaluate(objective, result.x0.detach(), instance)
+    metrics = {**metrics, **population_metrics(result, method)}
+    metrics["proxy"] = float(torch.nan_to_num(objective.proxy(result.x0.detach(), instance)).mean())
+    metrics["sample_s"] = round(sample_s, 4)
+    for i, row in enumerate(rows):
+        row.update(index=i, owner=int(result.owner[i]), instance=int(instance[i]))
+    rec["metrics"] = metrics
+    rec["diagnostics"] = {k: v for k, v in result.diagnostics.items() if k != "selected_value_per_step"}
+    rec["samples_path"] = str(write_samples(out, task.name, rec["run_id"], rows))
+
+
+def population_metrics(result, method) -> dict[str, float]:
+    """Diversity inside populations (coupled methods): distinct samples / samples among those of one owner."""
+    return {}

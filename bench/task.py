@@ -1,0 +1,82 @@
+"""The Task contract.
+
+A task is registered under a short name and has a version. It builds its model family (network + schedule) from
+committed weights, lists objectives (each a proxy reward for methods and an oracle for scoring), decodes samples to
+domain objects and evaluates a finished batch into metrics. ``tiny=True`` builds a random-initialised miniature
+that needs no weights. Module-level imports of a task stay light (torch, numpy, bench); heavy domain packages
+(rdkit, music21, pretty_midi) are imported inside functions so ``bench ls`` stays fast.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+
+from bench.reward import Reward
+
+
+@dataclass(frozen=True)
+class MetricMeta:
+    """Declared metadata of one metric (checked by a contract test)."""
+
+    display: str
+    higher_is_better: bool
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Objective:
+    """One objective of a task: what methods optimise (proxy) and what scores them (oracle).
+
+    ``n_instances`` conditional targets; returned sample j is tied to instance j % n_instances.
+    ``main_metric`` is the metric name in ``Task.evaluate``'s output that the leaderboard ranks on.
+    """
+
+    name: str
+    proxy: Reward
+    oracle: Reward
+    main_metric: str
+    n_instances: int = 1
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class Task(ABC):
+    """Base class of every task. Subclasses set the class attributes and implement the abstract methods."""
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    family_kind: ClassVar[str]  # "continuous" | "discrete"
+    default_objective: ClassVar[str]
+    default_steps: ClassVar[int]
+    default_n: ClassVar[int] = 64
+    default_budget: ClassVar[str] = "4x"
+    metrics: ClassVar[dict[str, MetricMeta]]
+    pretrain_entry: ClassVar[str | None] = None  # "module:function(out_dir: Path, seed: int, quick: bool)"
+
+    def __init__(self, tiny: bool = False, device: str = "cpu") -> None:
+        self.tiny = tiny
+        self.device = torch.device(device)
+
+    @classmethod
+    @abstractmethod
+    def objectives(cls) -> list[str]:
+        """Objective names (or patterns like ``rings=<k>``) this task accepts; cheap, no heavy imports."""
+
+    @abstractmethod
+    def build_family(self) -> Any:
+        """The sampler family (GaussianFamily or MaskedFamily) wrapping this task's network."""
+
+    @abstractmethod
+    def objective(self, spec: str) -> Objective:
+        """Build the objective named by ``spec`` (e.g. ``"rings=3"``); unknown specs raise ValueError."""
+
+    @abstractmethod
+    def decode(self, x0: torch.Tensor) -> list[Any]:
+        """Domain objects (SMILES, PrettyMIDI, images, strings) for a batch of clean samples; None if invalid."""
+
+    @abstractmethod
+    def evaluate(self, objective: Objective, x0: torch.Tensor,
+                 instance: torch.Tensor) -> tuple[dict[str, float], list[dict[str, Any]]]:
+        """Metrics of a finished batch, plus one JSON-able row per sample (decoded object, proxy, oracle)."""

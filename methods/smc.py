@@ -1,0 +1,51 @@
+"""`smc` — Feynman–Kac steering / sequential Monte Carlo (Singhal et al., ICML 2025, arXiv 2501.06848).
+
+Update rule (methods.md §16): k particles per population move with the base proposal; at each resampling point
+the log-weights gain the potential log G (diff: λ(r̃_now − r̃_prev), telescoping to exp(λ·r(x0)); max / add / rt
+with the final correction λ·r(x0) − Σ log G); r̃ is r(x̂0) (continuous) or the log-mean-exp over `mc` x0 draws
+(discrete); populations are resampled (systematic) at every resampling point, or when ESS < ess·k with the
+log-weights carried across skipped steps. Returns the argmax of r per population, or every particle
+(`return_all`, the asymptotically exact sampler of p·exp(λ r)).
+Cost per population: k·T·F + k·n_res·R. Budget b → k = b (argmax mode); T·F per sample in `return_all` mode.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from bench.method import Context, Method, Output
+from bench.particles import ParticleSpec, particle_filter
+
+
+@dataclass(frozen=True)
+class Config:
+    k: int = 4  # particles per population
+    lam: float = 10.0  # λ = 1/α
+    potential: str = "diff"  # diff | max | add | rt
+    every: int = 1  # resampling interval (steps)
+    window_start: float = 0.0  # first resampling point at step ≥ window_start·T
+    ess: float | None = None  # adaptive resampling threshold (fraction of k); None = always
+    mc: int = 1  # x0 draws for the intermediate reward (discrete)
+    return_all: bool = False
+
+
+class SMC(Method):
+    key = "smc"
+    paper = "Singhal et al. 2025, A general framework for inference-time scaling and steering (arXiv 2501.06848)"
+    population = True
+    Config = Config
+
+    def spec(self, cfg: Config) -> ParticleSpec:
+        return ParticleSpec(k=cfg.k, lam=cfg.lam, potential=cfg.potential, every=cfg.every,
+                            window_start=cfg.window_start, ess=cfg.ess, mc=cfg.mc, return_all=cfg.return_all)
+
+    def cost(self, cfg: Config, steps: int) -> float:
+        return float(steps) if cfg.return_all else float(cfg.k * steps)
+
+    def for_budget(self, cfg: Config, budget: float, steps: int) -> Config:
+        return cfg if cfg.return_all else replace(cfg, k=max(1, int(budget)))
+
+    def run(self, ctx: Context, cfg: Config) -> Output:
+        return particle_filter(ctx, self.spec(cfg))
+
+
+METHOD = SMC()

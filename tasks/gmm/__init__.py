@@ -1,0 +1,1 @@
+TASK = "tasks.gmm.task:GMMTask"

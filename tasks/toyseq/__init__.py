@@ -1,0 +1,1 @@
+TASK = "tasks.toyseq.task:ToySeqTask"

@@ -1,0 +1,104 @@
+"""Registry behaviour and the CLI surface."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bench import registry
+from bench.cli import main, parse_seeds, parse_sets
+from bench.registry import Registry, UnknownName
+
+
+def test_unknown_method_exits_2_with_suggestion(capsys):
+    assert main(["run", "--task", "gmm", "--method", "tree", "--out", "/nonexistent-never-written"]) == 2
+    err = capsys.readouterr().err
+    assert "Did you mean" in err and "treeg" in err and "Available:" in err
+
+
+def test_unknown_task_exits_2(capsys):
+    assert main(["run", "--task", "gmn", "--method", "none"]) == 2
+    assert "gmm" in capsys.readouterr().err
+
+
+def test_duplicate_names_raise():
+    reg = Registry("method")
+    reg.register("a", "x:y")
+    with pytest.raises(ValueError, match="duplicate"):
+        reg.register("a", "x:z")
+    with pytest.raises(ValueError, match="duplicate"):
+        reg.alias("a", "b")
+
+
+def test_alias_resolves():
+    assert registry.methods().resolve("treeg") == "treeg-sc"
+    with pytest.raises(UnknownName):
+        registry.methods().resolve("nope")
+
+
+def test_ls_imports_no_heavy_deps():
+    code = ("import sys; from bench.cli import main; main(['ls','tasks']); main(['ls','objectives']); "
+            "main(['ls','methods']); heavy={'rdkit','music21','pretty_midi','matplotlib','pandas'}&set(sys.modules);"
+            "assert not heavy, heavy")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "gmm" in res.stdout and "treeg-sc" in res.stdout
+
+
+def test_parsers():
+    assert parse_seeds("0-2") == [0, 1, 2] and parse_seeds("0,3") == [0, 3]
+    assert parse_sets(["k=8", "lam=2.5", "potential=max", "ess=null"]) == {"k": 8, "lam": 2.5, "potential": "max",
+                                                                          "ess": None}
+
+
+def test_run_and_report(tmp_path, capsys):
+    out = tmp_path / "res"
+    assert main(["run", "--task", "gmm", "--method", "treeg", "--budget", "4x", "--seeds", "0-1", "--n", "8",
+                 "--steps", "12", "--out", str(out), "--no-progress"]) == 0
+    stdout = capsys.readouterr().out
+    assert stdout.count("status=ok") == 2 and "records:" in stdout
+    recs = [json.loads(x) for x in (out / "records" / "gmm.jsonl").read_text().splitlines()]
+    assert len(recs) == 2
+    keys = {"schema_version", "run_id", "git_sha", "git_dirty", "task", "task_version", "objective", "method",
+            "method_version", "config", "config_hash", "seed", "budget", "usage", "n_samples", "status", "error",
+            "metrics", "env"}
+    assert keys <= set(recs[0]) and recs[0]["usage"]["nfe"] <= recs[0]["budget"]["nfe_total"]
+    assert (out / "samples" / "gmm").is_dir()
+    # resume: a rerun skips cells with an ok record and the same config hash
+    assert main(["run", "--task", "gmm", "--method", "treeg", "--budget", "4x", "--seeds", "0-1", "--n", "8",
+                 "--steps", "12", "--out", str(out), "--no-progress"]) == 0
+    assert capsys.readouterr().out.count("skipped") == 2
+    rep = tmp_path / "report"
+    assert main(["report", "--records", str(out), "--out", str(rep)]) == 0
+    text = (rep / "leaderboard.md").read_text()
+    assert "generated" in text and "treeg-sc" in text
+    assert (rep / "figures" / "gmm_linear.png").stat().st_size > 1000
+
+
+def test_matrix_records_incompatible(tmp_path, capsys):
+    out = tmp_path / "res"
+    rc = main(["matrix", "--tasks", "toyseq", "--methods", "none,dps", "--budgets", "1x", "--n", "4", "--steps", "8",
+               "--out", str(out), "--no-progress"])
+    assert rc == 0
+    recs = [json.loads(x) for x in (out / "records" / "toyseq.jsonl").read_text().splitlines()]
+    assert {r["method"]: r["status"] for r in recs} == {"none": "ok", "dps": "incompatible"}
+
+
+def test_set_override_unknown_key_is_an_error(tmp_path, capsys):
+    rc = main(["run", "--task", "gmm", "--method", "smc", "--set", "particles=3", "--out", str(tmp_path)])
+    assert rc == 2 and "valid" in capsys.readouterr().err
+
+
+def test_compare_detects_drift(tmp_path, capsys):
+    out = tmp_path / "res"
+    main(["run", "--task", "gmm", "--method", "none", "--budget", "1x", "--n", "8", "--steps", "8", "--out", str(out),
+          "--no-progress"])
+    from bench.compare import make_baseline
+    base = make_baseline(out, tmp_path / "b.csv")
+    assert main(["compare", "--baseline", str(tmp_path / "b.csv"), "--records", str(out)]) == 0
+    base.loc[0, "value"] += 10
+    base.to_csv(tmp_path / "b.csv", index=False)
+    assert main(["compare", "--baseline", str(tmp_path / "b.csv"), "--records", str(out)]) == 1
+    assert "DRIFT" in capsys.readouterr().out
