@@ -40,6 +40,7 @@ class SearchSpec:
     value: str = "pm"  # "pm": r(point(x̂0)) | "mc": α·log mean exp(r(x0_j)/α) over mc draws
     mc: int = 4
     mc_alpha: float = 1.0
+    branch_forwards: int = 0  # extra forwards per active state at each guided step (a gradient-guided branch)
 
 
 def guided_steps(spec: SearchSpec, steps: int) -> list[bool]:
@@ -52,7 +53,7 @@ def search_cost(spec: SearchSpec, steps: int) -> float:
     g = guided_steps(spec, steps)
     if spec.branch == "sd":
         return spec.A * steps
-    return spec.A * (1 + sum(spec.K if gi else 1 for gi in g[:-1]))
+    return spec.A * (1 + sum(spec.K if gi else 1 for gi in g[:-1]) + spec.branch_forwards * sum(g))
 
 
 def _value(ctx: Context, spec: SearchSpec, pred, owner: torch.Tensor) -> torch.Tensor:
@@ -89,7 +90,7 @@ def _transition(ctx: Context, x, t, s, pred, owner, k):
 def tree_search(ctx: Context, spec: SearchSpec, branch_fn: Branch | None = None) -> Output:
     """Run the engine; ``branch_fn(ctx, x, t, s, pred, owner, k)`` overrides the SC transition proposal."""
     fam, steps = ctx.family, fam_steps(ctx)
-    branch_fn = branch_fn or _transition
+    branch_fn = branch_fn or _transition  # used at guided steps; unguided steps take the base transition
     guided = guided_steps(spec, len(steps))
     owner = ctx.owners(spec.A)  # (n·A,)
     x = fam.prior(ctx.streams, owner)
@@ -109,7 +110,7 @@ def tree_search(ctx: Context, spec: SearchSpec, branch_fn: Branch | None = None)
             pred = None if last else fam.denoise(x, s)
             continue
         k = spec.K if guided[i] else 1
-        cand = branch_fn(ctx, x, t, s, pred, owner, k)  # (R·k, ...)
+        cand = (branch_fn if guided[i] else _transition)(ctx, x, t, s, pred, owner, k)  # (R·k, ...)
         cowner = owner.repeat_interleave(k)
         cpred = None if last else fam.denoise(cand, s)
         if k == 1:
@@ -152,5 +153,9 @@ class SearchMethod(Method):
         w = largest(lambda w: self.cost(self.widen(cfg, w), steps) <= budget * steps + 1e-9)
         return self.widen(cfg, w)
 
+    def branch(self, cfg):
+        """A custom branch proposal for guided steps, or None for the base transition."""
+        return None
+
     def run(self, ctx: Context, cfg) -> Output:
-        return tree_search(ctx, self.spec(cfg))
+        return tree_search(ctx, self.spec(cfg), self.branch(cfg))
