@@ -116,3 +116,14 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     getattr(importlib.import_module(module), fn)(Path(out), seed=args.seed, quick=args.quick)
     print(f"weights: {out}")
     return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from bench.cli import parse_seeds
+    from bench.tune import tune
+    task_cls = registry.tasks().get(args.task)
+    doc = tune(args.task, args.method, args.objective, args.budget, args.n or task_cls.default_n,
+               parse_seeds(args.seeds), args.rounds, args.beam, args.out, args.device)
+    print(f"best {doc['method']} on {doc['task']}/{doc['objective']}: {doc['config']} proxy={doc['proxy']:.4g} "
+          f"({len(doc['trials'])} trials) -> {doc['path']}")
+    return 0

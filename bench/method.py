@@ -58,6 +58,7 @@ class Method(ABC):
     supports: ClassVar[frozenset[str]] = frozenset({"continuous", "discrete"})
     needs_grad: ClassVar[bool] = False
     population: ClassVar[bool] = False  # couples the particles of a population
+    tunable: ClassVar[dict[str, tuple[float, float, float]]] = {}  # name -> (start, factor, max) for `bench tune`
     Config: ClassVar[type]
 
     def config(self, **overrides: Any) -> Any:

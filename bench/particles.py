@@ -24,6 +24,7 @@ import torch
 
 from bench.method import Context, Output
 from bench.search import take
+from bench.twist import tilted_proposal, value_and_grad
 
 Propose = Callable[[Context, torch.Tensor, object, object, object, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
@@ -39,6 +40,7 @@ class ParticleSpec:
     mc: int = 1  # x0 draws for the intermediate reward (discrete MC value; 1 = point estimate)
     reward_min: float = 0.0  # initial m of the "max" potential
     return_all: bool = False
+    twist: float | None = None  # TDS: tilt the proposal by twist·∇r(x̂0) and add the proposal correction
 
 
 def _log_ess(logw: torch.Tensor) -> torch.Tensor:
@@ -89,14 +91,25 @@ def resample_points(spec: ParticleSpec, steps: int) -> list[bool]:
     return [i == steps - 1 or (i >= start and (i - start) % spec.every == spec.every - 1) for i in range(steps)]
 
 
+def _twisted_step(ctx: Context, spec: ParticleSpec, x, t, s, tilt, owner):
+    """TDS: x_s from the gradient-tilted proposal; log correction log p_θ(x_s | x_t) − log p̃(x_s | x_t)."""
+    base = ctx.family.proposal(x, t, s, tilt.pred)
+    tw = tilted_proposal(ctx, x, t, s, tilt, spec.twist)
+    x_s = tw.sample(ctx.streams, owner)
+    return x_s, base.log_prob(x_s) - tw.log_prob(x_s)
+
+
 def particle_filter(ctx: Context, spec: ParticleSpec, propose: Propose | None = None) -> Output:
-    """Run the loop; ``propose(ctx, x, t, s, pred, owner) -> (x_s, log correction)`` overrides the base proposal."""
+    """Run the loop; ``propose(ctx, x, t, s, pred, owner) -> (x_s, log correction)`` overrides the base proposal.
+    With ``spec.twist`` set (TDS), each step's forward is taken with grad and serves the next proposal's tilt
+    and the intermediate value r(x̂0) (no separate reward call)."""
     fam, steps = ctx.family, ctx.family.timesteps(ctx.steps)
     n_pop = math.ceil(ctx.n / spec.k) if spec.return_all else ctx.n
     pop_owner = torch.arange(n_pop, device=ctx.streams.device) * (spec.k if spec.return_all else 1)  # (P,)
     owner = pop_owner.repeat_interleave(spec.k)  # (P·k,)
     x = fam.prior(ctx.streams, owner)
-    pred = fam.denoise(x, steps[0][0])
+    tilt = value_and_grad(ctx, x, steps[0][0], owner) if spec.twist else None
+    pred = tilt.pred if tilt else fam.denoise(x, steps[0][0])
     logw = torch.zeros(n_pop, spec.k, device=x.device, dtype=torch.float64)
     state = {"prev": torch.zeros(owner.numel(), device=x.device), "m": None, "sum": None}
     state["m"] = torch.full_like(state["prev"], spec.reward_min)
@@ -105,12 +118,18 @@ def particle_filter(ctx: Context, spec: ParticleSpec, propose: Propose | None = 
     points, n_resampled, ess_trace = resample_points(spec, len(steps)), 0, []
     for i, (t, s) in enumerate(ctx.progress(steps, "smc")):
         last = i == len(steps) - 1
-        if propose is None:
+        if tilt is not None:
+            x, corr = _twisted_step(ctx, spec, x, t, s, tilt, owner)
+        elif propose is None:
             x = fam.proposal(x, t, s, pred).sample(ctx.streams, owner)
             corr = None
         else:
             x, corr = propose(ctx, x, t, s, pred, owner)
-        pred = None if last else fam.denoise(x, s)
+        if tilt is not None and not last:
+            tilt = value_and_grad(ctx, x, s, owner)
+            pred = tilt.pred
+        else:
+            pred = None if last else fam.denoise(x, s)
         if corr is not None:
             logw += corr.view(n_pop, spec.k).double()
         if not points[i]:
@@ -119,7 +138,8 @@ def particle_filter(ctx: Context, spec: ParticleSpec, propose: Propose | None = 
             r_last = ctx.reward(x, owner)
             g = spec.lam * r_last - cum
         else:
-            g = _potential(spec, _intermediate(ctx, spec, pred, owner), state)
+            r_now = tilt.value if tilt is not None else _intermediate(ctx, spec, pred, owner)
+            g = _potential(spec, r_now, state)
         g = torch.nan_to_num(g, nan=-1e30)
         logw += g.view(n_pop, spec.k).double()
         cum = cum + g
@@ -136,6 +156,8 @@ def particle_filter(ctx: Context, spec: ParticleSpec, propose: Propose | None = 
         r_last = r_last[rows] if last else None
         state = {key: v[rows] for key, v in state.items()}
         pred = None if pred is None else take(pred, rows)
+        if tilt is not None and not last:
+            tilt = type(tilt)(pred, tilt.value[rows], tilt.grad[rows])
         logw = torch.where(due[:, None], torch.zeros_like(logw), logw)
         n_resampled += int(due.sum())
     diag = {"resamples": n_resampled, "mean_ess": ess_trace}

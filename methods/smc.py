@@ -33,6 +33,7 @@ class SMC(Method):
     paper = "Singhal et al. 2025, A general framework for inference-time scaling and steering (arXiv 2501.06848)"
     population = True
     Config = Config
+    tunable = {"lam": (0.5, 2.0, 32.0)}
 
     def spec(self, cfg: Config) -> ParticleSpec:
         return ParticleSpec(k=cfg.k, lam=cfg.lam, potential=cfg.potential, every=cfg.every,

@@ -25,6 +25,7 @@ class TAG(Method):
     supports = frozenset({"discrete"})
     needs_grad = True
     Config = Config
+    tunable = {"gamma": (0.25, 2.0, 8.0)}
 
     def cost(self, cfg: Config, steps: int) -> float:
         return float(steps)

@@ -31,6 +31,7 @@ class TreeGG(SearchMethod):
     paper = "Guo, Yang, Yuan, Wang 2025, TreeG (arXiv 2502.11420)"
     needs_grad = True
     Config = Config
+    tunable = {"gamma": (0.25, 2.0, 8.0)}
 
     def spec(self, cfg: Config) -> SearchSpec:
         return SearchSpec(A=cfg.A, K=cfg.K, select="top", window_start=cfg.window_start, value=cfg.value,

@@ -44,3 +44,21 @@ def test_smc_adaptive_resampling_carries_weights():
     assert out.diagnostics["resamples"] < 32  # some steps skipped
     emp = torch.bincount(seq_index(out.x0), minlength=4096).double() / 400
     assert 0.5 * float((emp - tilted_pmf(count_reward, 1 / LAM)).abs().sum()) < 0.15
+
+
+def test_tds_converges_toward_tilted_targets():
+    def tv(k, seed):
+        out, _, _, _ = run_method("toyseq", "tds", objective="count", n=k, steps=64, seed=seed, k=k, lam=LAM,
+                                  return_all=True)
+        emp = torch.bincount(seq_index(out.x0), minlength=4096).double() / k
+        return 0.5 * float((emp - tilted_pmf(count_reward, 1 / LAM)).abs().sum())
+    small, large = sum(tv(100, s) for s in (0, 1)) / 2, sum(tv(1000, s) for s in (0, 1)) / 2
+    assert large < small and large < 0.06, (small, large)
+    means = []
+    for seed in range(4):
+        out, _, _, _ = run_method("gmm", "tds", objective="linear", n=500, steps=100, seed=seed, k=500, lam=1.0,
+                                  return_all=True)
+        means.append(out.x0.mean(0))
+    m = torch.stack(means).double()
+    z = (m.mean(0) - tilted_mean(1.0)) / (m.std(0) / math.sqrt(len(m)))
+    assert (z.abs() < 3).all(), z
