@@ -62,3 +62,13 @@ def test_tds_converges_toward_tilted_targets():
     m = torch.stack(means).double()
     z = (m.mean(0) - tilted_mean(1.0)) / (m.std(0) / math.sqrt(len(m)))
     assert (z.abs() < 3).all(), z
+
+
+def test_dts_sampling_converges_with_budget():
+    target = tilted_pmf(count_reward, 1 / LAM)
+    tvs = []
+    for budget in ("1x", "8x"):
+        out, meter, _, _ = run_method("toyseq", "dts", objective="count", n=200, steps=8, budget=budget, lam=LAM)
+        emp = torch.bincount(seq_index(out.x0), minlength=4096).double() / 200
+        tvs.append(0.5 * float((emp - target).abs().sum()))
+    assert tvs[1] < tvs[0] - 0.2 and tvs[1] < 0.45, tvs

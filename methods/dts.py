@@ -1,0 +1,151 @@
+"""`dts` — Diffusion Tree Sampling / DTS* (Jain, Sareen, Pedramfar, Ravanbakhsh, NeurIPS 2025, arXiv 2506.20701).
+
+Update rule (methods.md §19). One tree per returned sample over the denoising chain; nodes hold (x_t, prediction,
+soft value v̂, children). Until the sample's NFE budget (b·T) is spent:
+    selection:  from the root, descend; at a node with < max_children children (and a rollout it can afford)
+                expand; else go to a child ∝ exp(λ·v̂(child)) (DTS) or argmax v̂ (DTS*, `greedy=True`)
+    expansion + rollout: x_{d+1} ~ p_θ(· | x_d), continued with p_θ to x0; every visited state joins the tree
+    backup:     v̂(leaf) = r(x0); up the path v̂(x) = (1/λ)·log mean_{children c} exp(λ·v̂(c))
+Output: DTS draws a leaf by descending ∝ exp(λ·v̂) (asymptotically p·exp(λ r)); DTS* returns the best leaf.
+Backup normalisation (children weighted equally, unvisited children absent) is our choice where the source is
+[unverified]. The rollouts of all trees advance in lockstep, so each depth's forward is one batch.
+Cost: the budget itself (anytime); a rollout from depth d costs T − d − 1 forwards.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import torch
+
+from bench.method import Context, Method, Output
+from bench.search import take
+
+
+@dataclass(frozen=True)
+class Config:
+    budget: float = 1.0  # NFE per returned sample, in multiples of T (set from --budget)
+    lam: float = 1.0  # λ
+    max_children: int = 4
+    greedy: bool = False  # DTS* (search) instead of DTS (sampling)
+
+
+@dataclass
+class Node:
+    x: torch.Tensor  # (1, ...)
+    pred: Any  # prediction at this node (None for a clean leaf)
+    depth: int
+    parent: "Node | None" = None
+    children: list["Node"] = field(default_factory=list)
+    v: float = -math.inf
+
+
+def _pick(children: list[Node], lam: float, u: float, greedy: bool) -> Node:
+    vals = torch.tensor([c.v for c in children], dtype=torch.float64)
+    if greedy:
+        return children[int(vals.argmax())]
+    w = torch.softmax(torch.nan_to_num(lam * vals, nan=-1e30, neginf=-1e30), 0).cumsum(0)
+    return children[min(int(torch.searchsorted(w, torch.tensor([u * float(w[-1])], dtype=w.dtype))),
+                        len(children) - 1)]
+
+
+def _backup(leaf: Node, lam: float) -> None:
+    node = leaf.parent
+    while node is not None:
+        vals = torch.tensor([c.v for c in node.children if math.isfinite(c.v)], dtype=torch.float64)
+        node.v = float(torch.logsumexp(lam * vals, 0) - math.log(len(vals))) / lam if len(vals) else -math.inf
+        node = node.parent
+
+
+class DTS(Method):
+    key = "dts"
+    paper = "Jain et al. 2025, Diffusion tree sampling (arXiv 2506.20701)"
+    Config = Config
+    tunable = {"lam": (0.25, 2.0, 16.0)}
+
+    def cost(self, cfg: Config, steps: int) -> float:
+        return cfg.budget * steps
+
+    def for_budget(self, cfg: Config, budget: float, steps: int) -> Config:
+        return replace(cfg, budget=budget)
+
+    def _select(self, root: Node, cfg: Config, left: float, T: int, u: torch.Tensor) -> Node | None:
+        node = root
+        while node.depth < T:
+            if len(node.children) < cfg.max_children and T - node.depth - 1 <= left:
+                return node
+            if not node.children:
+                return None
+            node = _pick(node.children, cfg.lam, float(u[node.depth]), cfg.greedy)
+        return None
+
+    def run(self, ctx: Context, cfg: Config) -> Output:
+        fam, n, steps = ctx.family, ctx.n, ctx.family.timesteps(ctx.steps)
+        T, owner = len(steps), ctx.owners()
+        x = fam.prior(ctx.streams, owner)
+        pred = fam.denoise(x, steps[0][0])
+        roots = [Node(x[j:j + 1], take(pred, torch.tensor([j])), 0) for j in range(n)]
+        left = [cfg.budget * T - 1.0] * n
+        leaves: list[list[Node]] = [[] for _ in range(n)]
+        stalled = [0] * n
+        for _ in ctx.progress(range(int(4 * cfg.budget * T) + 4), "dts"):
+            u = ctx.streams.rand(owner, (T,))  # (n, T) selection draws
+            starts = {j: self._select(roots[j], cfg, left[j], T, u[j]) for j in range(n) if stalled[j] < 3}
+            for j, node in starts.items():
+                stalled[j] = stalled[j] + 1 if node is None else 0
+            active = {j: node for j, node in starts.items() if node is not None}
+            if not active:
+                break
+            self._rollouts(ctx, active, steps, left, leaves, cfg)
+        return self._output(ctx, roots, leaves, cfg, T, owner)
+
+    def _rollouts(self, ctx: Context, active: dict[int, Node], steps, left, leaves, cfg: Config) -> None:
+        fam, T = ctx.family, len(steps)
+        cur = dict(active)
+        for d in range(min(nd.depth for nd in cur.values()), T):
+            rows = [j for j, nd in cur.items() if nd.depth == d]
+            if not rows:
+                continue
+            own = torch.tensor(rows, device=ctx.streams.device)
+            xs = torch.cat([cur[j].x for j in rows])
+            t, s = steps[d]
+            preds = _stack([cur[j].pred for j in rows])
+            child_x = fam.proposal(xs, t, s, preds).sample(ctx.streams, own)  # (r, ...)
+            child_pred = None if d == T - 1 else fam.denoise(child_x, s)
+            for i, j in enumerate(rows):
+                left[j] -= 0 if d == T - 1 else 1
+                node = Node(child_x[i:i + 1], None if child_pred is None else take(child_pred, torch.tensor([i])),
+                            d + 1, parent=cur[j])
+                cur[j].children.append(node)
+                cur[j] = node
+        done = list(cur)
+        r = ctx.reward(torch.cat([cur[j].x for j in done]), torch.tensor(done, device=ctx.streams.device))
+        for i, j in enumerate(done):
+            cur[j].v = float(r[i])
+            leaves[j].append(cur[j])
+            _backup(cur[j], cfg.lam)
+
+    def _output(self, ctx: Context, roots, leaves, cfg: Config, T: int, owner) -> Output:
+        out = []
+        u = ctx.streams.rand(owner, (T,))
+        for j, root in enumerate(roots):
+            if cfg.greedy:
+                out.append(max(leaves[j], key=lambda nd: nd.v).x)
+                continue
+            node = root
+            while node.depth < T:
+                node = _pick(node.children, cfg.lam, float(u[j, node.depth]), False)
+            out.append(node.x)
+        return Output(torch.cat(out), owner, {"leaves": sum(len(lv) for lv in leaves) / len(roots)})
+
+
+METHOD = DTS()
+
+
+def _stack(preds: list) -> Any:
+    """Concatenate single-row predictions field by field."""
+    first = preds[0]
+    fields = {k: (torch.cat([getattr(p, k) for p in preds]) if isinstance(v, torch.Tensor) else v)
+              for k, v in vars(first).items()}
+    return type(first)(**fields)
