@@ -43,6 +43,12 @@ class ParticleSpec:
     twist: float | None = None  # TDS: tilt the proposal by twist·∇r(x̂0) and add the proposal correction
 
 
+def unique_fraction(x: torch.Tensor, groups: int) -> float:
+    """Mean over populations of (distinct particles / particles): diversity within a population."""
+    rows = x.reshape(groups, x.shape[0] // groups, -1)  # (P, k, D)
+    return float(sum(torch.unique(r, dim=0).shape[0] for r in rows) / x.shape[0])
+
+
 def _log_ess(logw: torch.Tensor) -> torch.Tensor:
     """log ESS per population from logw (P, k)."""
     return 2 * torch.logsumexp(logw, 1) - torch.logsumexp(2 * logw, 1)
@@ -160,7 +166,7 @@ def particle_filter(ctx: Context, spec: ParticleSpec, propose: Propose | None = 
             tilt = type(tilt)(pred, tilt.value[rows], tilt.grad[rows])
         logw = torch.where(due[:, None], torch.zeros_like(logw), logw)
         n_resampled += int(due.sum())
-    diag = {"resamples": n_resampled, "mean_ess": ess_trace}
+    diag = {"resamples": n_resampled, "mean_ess": ess_trace, "population_unique": unique_fraction(x, n_pop)}
     if spec.return_all:
         return Output(x[: ctx.n], owner[: ctx.n], diag)
     final = torch.nan_to_num(r_last.view(n_pop, spec.k), nan=-torch.inf)

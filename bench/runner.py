@@ -18,7 +18,7 @@ from bench.meter import BudgetExceeded, CountedNet, CountedReward, Meter
 from bench.method import Context, Incompatible
 from bench.records import SCHEMA_VERSION, append_jsonl, config_hash, done_cells, environment, git_state, write_samples
 from bench.rng import Streams
-from bench.task import Task
+from bench.task import MetricMeta, Task
 
 log = logging.getLogger("bench")
 
@@ -157,6 +157,16 @@ def _sample_and_score(rec, cell, task, objective, method, cfg, steps, n, meter, 
     rec["samples_path"] = str(write_samples(out, task.name, rec["run_id"], rows))
 
 
+HARNESS_METRICS = {
+    "proxy": MetricMeta("proxy reward (mean)", True, "what the method optimised, on the returned samples"),
+    "sample_s": MetricMeta("sampling seconds", False, "wall time of the method's sampling loop"),
+    "population_unique": MetricMeta("diversity within a population", True,
+                                    "distinct particles / particles in a coupled population (smc, tds, dsearch)"),
+}
+
+
 def population_metrics(result, method) -> dict[str, float]:
-    """Diversity inside populations (coupled methods): distinct samples / samples among those of one owner."""
+    """Diversity inside populations, reported by coupled methods."""
+    if method.population and "population_unique" in result.diagnostics:
+        return {"population_unique": float(result.diagnostics["population_unique"])}
     return {}

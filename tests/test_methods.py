@@ -84,3 +84,17 @@ def test_incompatible_pairs_raise_incompatible():
         registry.methods().get("dps").check("discrete", True)
     with pytest.raises(Incompatible):
         registry.methods().get("dps").check("continuous", False)
+
+
+def test_coupled_methods_report_population_diversity(tmp_path):
+    import json
+
+    from bench.cli import main
+    from bench.runner import HARNESS_METRICS
+    for method in ("smc", "tds", "dsearch"):
+        assert main(["run", "--task", "gmm", "--method", method, "--budget", "8x", "--n", "4", "--steps", "12",
+                     "--out", str(tmp_path), "--no-progress"]) == 0
+    recs = [json.loads(x) for x in (tmp_path / "records" / "gmm.jsonl").read_text().splitlines()]
+    for r in recs:
+        assert 0 < r["metrics"]["population_unique"] <= 1, r["method"]
+    assert set(recs[0]["metrics"]) - {"reward", "reward_std", "mean_x", "mean_y"} <= set(HARNESS_METRICS)
