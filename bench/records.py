@@ -8,6 +8,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import math
 import os
 import platform
 import subprocess
@@ -44,10 +45,27 @@ def config_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def clean(obj: Any) -> Any:
+    """JSON-safe copy: non-finite floats become None (standard JSON has no NaN), tensors become lists."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [clean(v) for v in obj]
+    if isinstance(obj, torch.Tensor):
+        return clean(obj.tolist())
+    return obj
+
+
+def dumps(row: dict[str, Any]) -> str:
+    return json.dumps(clean(row), default=str, allow_nan=False)
+
+
 def append_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     """Append rows as JSON lines under an exclusive lock, in one write (atomic against other writers)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = "".join(json.dumps(r, default=str) + "\n" for r in rows).encode()
+    data = "".join(dumps(r) + "\n" for r in rows).encode()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -63,7 +81,7 @@ def write_samples(out: Path, task: str, run_id: str, rows: list[dict[str, Any]])
     path = out / "samples" / task / f"{run_id}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(r, default=str) + "\n" for r in rows))
+    tmp.write_text("".join(dumps(r) + "\n" for r in rows))
     os.replace(tmp, path)
     return path
 

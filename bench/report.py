@@ -24,11 +24,15 @@ def frame(records: list[dict]) -> pd.DataFrame:
         rows.append({"task": r["task"], "objective": r["objective"], "method": r["method"],
                      "budget": r["budget"]["name"], "budget_x": float(r["budget"]["name"].rstrip("x")),
                      "seed": r["seed"], "status": r["status"], "main": r.get("main_metric"),
-                     "value": m.get(r.get("main_metric"), np.nan), "proxy": m.get("proxy", np.nan),
+                     "value": _num(m.get(r.get("main_metric"))), "proxy": _num(m.get("proxy")),
                      "nfe": r.get("usage", {}).get("nfe", 0) / max(1, r.get("n_samples", 1)),
                      "cell": r["cell"]})
     df = pd.DataFrame(rows)
     return df.drop_duplicates("cell", keep="last") if len(df) else df
+
+
+def _num(v) -> float:
+    return float(v) if v is not None else float("nan")
 
 
 def bootstrap_ci(values: np.ndarray, n_boot: int = 2000, seed: int = 0) -> tuple[float, float]:

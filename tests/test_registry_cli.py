@@ -102,3 +102,8 @@ def test_compare_detects_drift(tmp_path, capsys):
     base.to_csv(tmp_path / "b.csv", index=False)
     assert main(["compare", "--baseline", str(tmp_path / "b.csv"), "--records", str(out)]) == 1
     assert "DRIFT" in capsys.readouterr().out
+
+
+def test_records_are_strict_json():
+    from bench.records import dumps
+    assert json.loads(dumps({"m": float("nan"), "v": [1.0, float("inf")]})) == {"m": None, "v": [1.0, None]}
