@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--objectives", default=None, help="comma list (default: each task's default)")
     p.add_argument("--budgets", default="1x,4x")
     p.add_argument("--seeds", default="0")
+    p.add_argument("--shard", default="0/1", help="run only cells i, i+N, ... (i/N) to split work across processes")
     _common(p)
     p = sub.add_parser("ls", help="list tasks, methods or objectives")
     p.add_argument("what", choices=["tasks", "methods", "objectives"])

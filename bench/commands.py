@@ -54,6 +54,10 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     tasks, methods = _names(args.tasks, registry.tasks()), _names(args.methods, registry.methods())
     objectives = [o.strip() for o in args.objectives.split(",")] if args.objectives else [None]
     grid = list(itertools.product(tasks, objectives, methods, args.budgets.split(","), parse_seeds(args.seeds)))
+    part, _, parts = args.shard.partition("/")
+    if not (part.isdigit() and parts.isdigit() and int(part) < int(parts)):
+        raise ValueError(f"--shard expects i/N with 0 <= i < N, got {args.shard!r}")
+    grid = grid[int(part)::int(parts)]
     cache: dict = {}
     status: dict[str, int] = {}
     for task, obj, method, budget, seed in progress(not args.no_progress)(grid, "matrix"):

@@ -107,3 +107,17 @@ def test_compare_detects_drift(tmp_path, capsys):
 def test_records_are_strict_json():
     from bench.records import dumps
     assert json.loads(dumps({"m": float("nan"), "v": [1.0, float("inf")]})) == {"m": None, "v": [1.0, None]}
+
+
+def test_matrix_shards_match_a_single_worker(tmp_path, capsys):
+    base = ["matrix", "--tasks", "gmm", "--methods", "none,svdd,smc", "--budgets", "1x,4x", "--n", "4", "--steps",
+            "8", "--no-progress"]
+    assert main(base + ["--out", str(tmp_path / "one")]) == 0
+    for i in (0, 1):
+        assert main(base + ["--out", str(tmp_path / "two"), "--shard", f"{i}/2"]) == 0
+
+    def metrics(folder):
+        recs = [json.loads(x) for x in (folder / "records" / "gmm.jsonl").read_text().splitlines()]
+        return {r["cell"]: r["metrics"]["reward"] for r in recs}
+    assert metrics(tmp_path / "one") == metrics(tmp_path / "two")
+    assert main(base + ["--out", str(tmp_path / "x"), "--shard", "2/2"]) == 2
