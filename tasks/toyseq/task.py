@@ -110,7 +110,7 @@ class ToySeqTask(Task):
     name = "toyseq"
     version = "1"
     family_kind = "discrete"
-    default_objective = "count"
+    default_objective = "pattern"
     default_steps = 64
     default_n = 64
     metrics = {
