@@ -66,10 +66,12 @@ def figure(df: pd.DataFrame, path: Path, title: str, ylabel: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     ok = df[df.status == "ok"]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for method, g in ok.groupby("method"):
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    colors, markers = plt.get_cmap("tab20").colors, "osD^v<>pPhX*"
+    for i, (method, g) in enumerate(ok.groupby("method")):
         s = g.groupby("budget_x").agg(nfe=("nfe", "mean"), mean=("value", "mean"), std=("value", "std"))
-        ax.errorbar(s.nfe, s["mean"], yerr=s["std"].fillna(0), marker="o", capsize=3, label=method)
+        ax.errorbar(s.nfe, s["mean"], yerr=s["std"].fillna(0), marker=markers[i % len(markers)], capsize=3,
+                    color=colors[i % len(colors)], label=method)
     ax.set_xscale("log")
     ax.set(xlabel="NFE per returned sample", ylabel=ylabel, title=title)
     ax.legend(fontsize=7, ncol=2)
