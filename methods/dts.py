@@ -33,28 +33,50 @@ class Config:
 
 @dataclass
 class Node:
-    x: torch.Tensor  # (1, ...)
-    pred: Any  # prediction at this node (None for a clean leaf)
+    """A tree node; its state and prediction live in row ``row`` of a batch tensor (materialised on demand)."""
+
+    batch_x: torch.Tensor  # (B, ...) the batch this node's state came from
+    batch_pred: Any  # prediction batch (None for clean leaves)
+    row: int
     depth: int
     parent: "Node | None" = None
     children: list["Node"] = field(default_factory=list)
     v: float = -math.inf
 
+    @property
+    def x(self) -> torch.Tensor:
+        return self.batch_x[self.row:self.row + 1]
+
+    @property
+    def pred(self) -> Any:
+        return take(self.batch_pred, torch.tensor([self.row], device=self.batch_x.device))
+
 
 def _pick(children: list[Node], lam: float, u: float, greedy: bool) -> Node:
-    vals = torch.tensor([c.v for c in children], dtype=torch.float64)
+    """A child ∝ exp(λ·v̂) by inverse CDF with the uniform u, or the argmax (plain floats: tiny fan-outs)."""
+    vals = [c.v for c in children]
     if greedy:
-        return children[int(vals.argmax())]
-    w = torch.softmax(torch.nan_to_num(lam * vals, nan=-1e30, neginf=-1e30), 0).cumsum(0)
-    return children[min(int(torch.searchsorted(w, torch.tensor([u * float(w[-1])], dtype=w.dtype))),
-                        len(children) - 1)]
+        return children[max(range(len(vals)), key=vals.__getitem__)]
+    top = max(vals)
+    if not math.isfinite(top):
+        return children[min(int(u * len(children)), len(children) - 1)]
+    w = [math.exp(lam * (v - top)) if math.isfinite(v) else 0.0 for v in vals]
+    acc, target = 0.0, u * sum(w)
+    for child, wi in zip(children, w):
+        acc += wi
+        if target < acc:
+            return child
+    return children[-1]
 
 
 def _backup(leaf: Node, lam: float) -> None:
+    """v̂(x) = (1/λ)·log mean_children exp(λ·v̂(c)) up the path (finite children only)."""
     node = leaf.parent
     while node is not None:
-        vals = torch.tensor([c.v for c in node.children if math.isfinite(c.v)], dtype=torch.float64)
-        node.v = float(torch.logsumexp(lam * vals, 0) - math.log(len(vals))) / lam if len(vals) else -math.inf
+        vals = [c.v for c in node.children if math.isfinite(c.v)]
+        if vals:
+            top = max(vals)
+            node.v = top + math.log(sum(math.exp(lam * (v - top)) for v in vals) / len(vals)) / lam
         node = node.parent
 
 
@@ -85,7 +107,7 @@ class DTS(Method):
         T, owner = len(steps), ctx.owners()
         x = fam.prior(ctx.streams, owner)
         pred = fam.denoise(x, steps[0][0])
-        roots = [Node(x[j:j + 1], take(pred, torch.tensor([j])), 0) for j in range(n)]
+        roots = [Node(x, pred, j, 0) for j in range(n)]
         left = [cfg.budget * T - 1.0] * n
         leaves: list[list[Node]] = [[] for _ in range(n)]
         stalled = [0] * n
@@ -101,30 +123,32 @@ class DTS(Method):
         return self._output(ctx, roots, leaves, cfg, T, owner)
 
     def _rollouts(self, ctx: Context, active: dict[int, Node], steps, left, leaves, cfg: Config) -> None:
+        """Roll every active tree out to x0 in one batch that grows as deeper starts join it."""
         fam, T = ctx.family, len(steps)
-        cur = dict(active)
-        for d in range(min(nd.depth for nd in cur.values()), T):
-            rows = [j for j, nd in cur.items() if nd.depth == d]
-            if not rows:
-                continue
-            own = torch.tensor(rows, device=ctx.streams.device)
-            xs = torch.cat([cur[j].x for j in rows])
+        ids: list[int] = []
+        xs, preds, parents = None, None, []
+        for d in range(min(nd.depth for nd in active.values()), T):
+            new = [j for j, nd in active.items() if nd.depth == d]
+            if new:
+                ids += new
+                parents += [active[j] for j in new]
+                nx, npred = torch.cat([active[j].x for j in new]), _stack([active[j].pred for j in new])
+                xs = nx if xs is None else torch.cat([xs, nx])
+                preds = npred if preds is None else _stack([preds, npred])
             t, s = steps[d]
-            preds = _stack([cur[j].pred for j in rows])
-            child_x = fam.proposal(xs, t, s, preds).sample(ctx.streams, own)  # (r, ...)
-            child_pred = None if d == T - 1 else fam.denoise(child_x, s)
-            for i, j in enumerate(rows):
+            own = torch.tensor(ids, device=ctx.streams.device)
+            xs = fam.proposal(xs, t, s, preds).sample(ctx.streams, own)  # (r, ...)
+            preds = None if d == T - 1 else fam.denoise(xs, s)
+            children = [Node(xs, preds, i, d + 1, parent=par) for i, par in enumerate(parents)]
+            for par, child, j in zip(parents, children, ids):
+                par.children.append(child)
                 left[j] -= 0 if d == T - 1 else 1
-                node = Node(child_x[i:i + 1], None if child_pred is None else take(child_pred, torch.tensor([i])),
-                            d + 1, parent=cur[j])
-                cur[j].children.append(node)
-                cur[j] = node
-        done = list(cur)
-        r = ctx.reward(torch.cat([cur[j].x for j in done]), torch.tensor(done, device=ctx.streams.device))
-        for i, j in enumerate(done):
-            cur[j].v = float(r[i])
-            leaves[j].append(cur[j])
-            _backup(cur[j], cfg.lam)
+            parents = children
+        r = ctx.reward(xs, torch.tensor(ids, device=ctx.streams.device))
+        for i, (leaf, j) in enumerate(zip(parents, ids)):
+            leaf.v = float(r[i])
+            leaves[j].append(leaf)
+            _backup(leaf, cfg.lam)
 
     def _output(self, ctx: Context, roots, leaves, cfg: Config, T: int, owner) -> Output:
         out = []
