@@ -1,0 +1,1 @@
+TASK = "tasks.music.task:MusicTask"
