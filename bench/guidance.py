@@ -221,7 +221,6 @@ def sample(ctx: Context, spec: GuidanceSpec, desc: str = "guidance") -> Output:
 
 
 def fit_recurrence(cfg: Any, budget: float, name: str) -> Any:
-    """Gradient methods are fixed cost; only a recurrence count ``name`` is lowered to fit ⌊budget⌋ (never raised)."""
-    cap = max(1, int(math.floor(budget + 1e-9)))
-    value = getattr(cfg, name)
-    return cfg if value <= cap else dataclasses.replace(cfg, **{name: cap})
+    """Spend the budget on the recurrence count ``name``: ⌊budget⌋ recurrences (each costs T forwards), so
+    recurrence methods are compared with search methods at matched forward NFE. ``--set`` still overrides it."""
+    return dataclasses.replace(cfg, **{name: max(1, int(math.floor(budget + 1e-9)))})

@@ -1,0 +1,1 @@
+TASK = "tasks.images.task:ImagesTask"

@@ -1,0 +1,133 @@
+"""Fashion-MNIST label guidance with a held-out classifier (TFG's image protocol) and PNG compressibility.
+
+Objectives: ``label=<k>`` (k in 0..9: steer toward class k; proxy = guide classifier log-prob on x̂0,
+differentiable; oracle = held-out classifier accuracy), ``label=all`` (10 instances, target = instance % 10),
+and ``compress`` (non-differentiable: −PNG bytes of the decoded image). See ``rewards.py`` and ``metrics.py``.
+Weights folder is a setting: env ``GUIDEBENCH_IMAGES_WEIGHTS`` (default ``tasks/images/weights``).
+"""
+from __future__ import annotations
+
+import base64
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench.task import MetricMeta, Objective, Task
+from tasks.images import data
+from tasks.images.nets import GuideNet, OracleNet, UNet
+
+WEIGHTS = Path(__file__).parent / "weights"
+
+
+def weights_dir() -> Path:
+    """Folder of the committed weights (setting: env ``GUIDEBENCH_IMAGES_WEIGHTS``)."""
+    return Path(os.environ.get("GUIDEBENCH_IMAGES_WEIGHTS", WEIGHTS))
+
+
+class ImagesTask(Task):
+    """Unconditional DDPM on Fashion-MNIST, guided by a classifier or by compressibility."""
+
+    name = "images"
+    version = "1"
+    family_kind = "continuous"
+    default_objective = "label=3"
+    default_steps = 50
+    default_n = 64
+    pretrain_entry = "tasks.images.pretrain:pretrain"
+    metrics = {
+        "oracle_acc": MetricMeta("Oracle accuracy", True, "held-out classifier predicts the target label"),
+        "proxy_acc": MetricMeta("Proxy accuracy", True, "guide classifier predicts the target label"),
+        "proxy_oracle_gap": MetricMeta("Proxy-oracle gap", False, "proxy_acc - oracle_acc (reward hacking)"),
+        "proxy_logp": MetricMeta("Proxy log p(y|x)", True, "mean guide log-prob of the target on decoded images"),
+        "fid": MetricMeta("FID (oracle features)", False,
+                          "vs the target class's (label) or all (compress) test images"),
+        "diversity": MetricMeta("Diversity", True, "mean pairwise distance of oracle penultimate features"),
+        "png_bytes": MetricMeta("PNG bytes", False, "mean PNG size of the decoded images (compress objective)"),
+        "oracle_conf": MetricMeta("Oracle confidence", True, "mean max class probability (looks like a garment)"),
+        "invalid_frac": MetricMeta("Invalid fraction", False, "samples with non-finite values"),
+    }
+
+    def __init__(self, tiny: bool = False, device: str = "cpu") -> None:
+        super().__init__(tiny, device)
+        self.unet, self.guide, self.oracle, self.ref = self._build()
+
+    @classmethod
+    def objectives(cls) -> list[str]:
+        """``label=<k>`` for k in 0..9, ``label=all``, ``compress``."""
+        return ["label=<k>", "label=all", "compress"]
+
+    def _build(self) -> tuple[torch.nn.Module, torch.nn.Module, torch.nn.Module, dict]:
+        if self.tiny:
+            with torch.random.fork_rng(devices=[]):  # deterministic init without touching the global RNG
+                torch.manual_seed(0)
+                unet, guide, oracle = UNet(8, (1, 2), 32), GuideNet(8), OracleNet(8)
+            nets = [n.eval().requires_grad_(False).to(self.device) for n in (unet, guide, oracle)]
+            return (*nets, self._tiny_ref(nets[2]))
+        from bench.weights import checked_path, load_state
+        from tasks.images.metrics import load_ref
+
+        folder, nets = weights_dir(), []
+        for name, cls in (("unet", UNet), ("guide", GuideNet), ("oracle", OracleNet)):
+            blob = load_state(folder, f"{name}.pt", self.device)
+            cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in blob["config"].items()}
+            net = cls(**cfg)
+            net.load_state_dict(blob["state"])
+            nets.append(net.eval().requires_grad_(False).to(self.device))
+        return (*nets, load_ref(checked_path(folder, "ref_stats.npz")))
+
+    def _tiny_ref(self, oracle: torch.nn.Module) -> dict:
+        """Reference statistics of random images through the tiny oracle (so metrics run without weights)."""
+        from tasks.images.metrics import feature_stats
+
+        g = torch.Generator().manual_seed(1)
+        x = (torch.rand((40, *data.SHAPE), generator=g) * 2 - 1).to(self.device)  # (40, 1, 28, 28)
+        stats = feature_stats(oracle.features(x))
+        return {k: stats for k in [*map(str, range(10)), "all"]}
+
+    def build_family(self) -> Any:
+        """η=1 DDIM/DDPM family over the UNet, cosine schedule, x̂0 clipped to [-1, 1]."""
+        from bench.diffusion.gaussian import GaussianFamily
+
+        return GaussianFamily(self.unet, data.SHAPE, schedule="cosine", eta=1.0, clip=1.0)
+
+    def objective(self, spec: str) -> Objective:
+        """``label=<k>``, ``label=all`` or ``compress``; anything else raises ValueError."""
+        from tasks.images.rewards import compress_reward, label_oracle, label_proxy
+
+        if spec == "compress":
+            return Objective("compress", compress_reward("proxy"), compress_reward("oracle"), "png_bytes",
+                             info={"fid_ref": "all"})
+        key, _, val = spec.partition("=")
+        if key != "label" or not (val == "all" or (val.isdigit() and 0 <= int(val) <= 9)):
+            raise ValueError(f"unknown images objective {spec!r}; use label=<0..9>, label=all or compress")
+        targets = list(range(10)) if val == "all" else [int(val)]
+        proxy = label_proxy(self.guide, targets)
+        return Objective(spec, proxy, label_oracle(self.oracle, targets), "oracle_acc", n_instances=len(targets),
+                         info={"targets": targets, "classes": [data.CLASSES[t] for t in targets],
+                               "diff_proxy": proxy})
+
+    def decode(self, x0: torch.Tensor) -> list[Any]:
+        """uint8 (28, 28) numpy images; None for a non-finite sample."""
+        ok = torch.isfinite(x0.flatten(1)).all(1).tolist()
+        imgs = data.to_uint8(torch.nan_to_num(x0))
+        return [img if good else None for img, good in zip(imgs, ok, strict=True)]
+
+    def evaluate(self, objective: Objective, x0: torch.Tensor,
+                 instance: torch.Tensor) -> tuple[dict[str, float], list[dict[str, Any]]]:
+        """Metrics of a finished batch and one row per sample (png_b64 image, target, proxy, oracle, preds)."""
+        from tasks.images.evaluate import evaluate_batch
+
+        return evaluate_batch(self, objective, x0, instance)
+
+    @staticmethod
+    def png_b64(img: np.ndarray) -> str:
+        """Base64 PNG of a uint8 (28, 28) image (the JSON-able decoded object)."""
+        from PIL import Image
+
+        buf = io.BytesIO()
+        Image.fromarray(img, mode="L").save(buf, format="PNG")
+        return base64.b64encode(buf.getvalue()).decode("ascii")
