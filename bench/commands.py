@@ -48,6 +48,12 @@ def _names(text: str, reg: registry.Registry) -> list[str]:
     return reg.names() if text == "all" else [reg.resolve(x.strip()) for x in text.split(",") if x.strip()]
 
 
+def accepts(spec: str, objectives: list[str]) -> bool:
+    """Whether an objective spec is one of a task's objectives or matches a pattern like ``rings=<k>``."""
+    return any(spec == o or ("<" in o and spec.startswith(o.split("<")[0]) and len(spec) > len(o.split("<")[0]))
+               for o in objectives)
+
+
 def cmd_matrix(args: argparse.Namespace) -> int:
     from bench.cli import parse_seeds
     from bench.runner import progress
@@ -61,7 +67,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     cache: dict = {}
     status: dict[str, int] = {}
     for task, obj, method, budget, seed in progress(not args.no_progress)(grid, "matrix"):
-        if obj is not None and obj not in registry.tasks().get(task).objectives():
+        if obj is not None and not accepts(obj, registry.tasks().get(task).objectives()):
             continue
         rec = execute(_cells(args, task, method, obj, budget, seed), args.out, show_progress=False,
                       cache=cache, resume=not args.force)

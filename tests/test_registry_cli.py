@@ -121,3 +121,9 @@ def test_matrix_shards_match_a_single_worker(tmp_path, capsys):
         return {r["cell"]: r["metrics"]["reward"] for r in recs}
     assert metrics(tmp_path / "one") == metrics(tmp_path / "two")
     assert main(base + ["--out", str(tmp_path / "x"), "--shard", "2/2"]) == 2
+
+
+def test_objective_patterns_accepted():
+    from bench.commands import accepts
+    assert accepts("label=3", ["label=<k>", "compress"]) and accepts("compress", ["label=<k>", "compress"])
+    assert not accepts("label=", ["label=<k>"]) and not accepts("rings", ["rings=<k>"])
