@@ -1,0 +1,1 @@
+TASK = "tasks.molecules.task:Molecules"

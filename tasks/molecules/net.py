@@ -1,0 +1,77 @@
+"""Networks of the molecules task.
+
+- :class:`SmilesDenoiser`: the masked-diffusion denoiser, a small bidirectional transformer. ``forward(x, t)``
+  takes token ids (B, L) in [0, V] (V = [MASK]) or a soft one-hot (B, L, V+1) (the differentiable path; the
+  embedding is ``onehot @ embedding.weight``) and returns logits (B, L, V) over the V real tokens. The model is
+  time-agnostic (absorbing-state diffusion needs no t input); ``t`` is accepted and ignored.
+- :class:`OneHotPredictor`: a 1-D CNN on (B, L, V) token probabilities regressing several standardised properties;
+  the differentiable proxy of every objective.
+- :class:`FingerprintMLP`: an MLP on a fixed-length fingerprint vector; the gap proxy and the gap oracle are two
+  differently configured instances trained on disjoint halves of QM9 train.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+
+class SmilesDenoiser(nn.Module):
+    """Bidirectional transformer over (B, L) ids or (B, L, V+1) soft one-hot -> logits (B, L, V)."""
+
+    def __init__(self, vocab: int, length: int, d: int = 160, layers: int = 4, heads: int = 4,
+                 ff: int = 4, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.vocab, self.length = vocab, length
+        self.config = dict(vocab=vocab, length=length, d=d, layers=layers, heads=heads, ff=ff)
+        self.embed = nn.Embedding(vocab + 1, d)
+        self.pos = nn.Parameter(torch.randn(length, d) * 0.02)
+        layer = nn.TransformerEncoderLayer(d, heads, ff * d, dropout, activation="gelu",
+                                           batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(d)
+        self.head = nn.Linear(d, vocab)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (B, L, V). ``x``: (B, L) long ids or (B, L, V+1) float probabilities; ``t`` unused."""
+        if x.dtype == torch.long:
+            h = self.embed(x)  # (B, L, d)
+        else:
+            h = x.to(self.embed.weight.dtype) @ self.embed.weight  # (B, L, V+1) @ (V+1, d) -> (B, L, d)
+        h = self.encoder(h + self.pos[: h.shape[1]])  # (B, L, d)
+        return self.head(self.norm(h))  # (B, L, V)
+
+
+class OneHotPredictor(nn.Module):
+    """CNN regressor on token probabilities (B, L, V) -> (B, n_out) standardised property predictions."""
+
+    def __init__(self, vocab: int, length: int, n_out: int, width: int = 128) -> None:
+        super().__init__()
+        self.config = dict(vocab=vocab, length=length, n_out=n_out, width=width)
+        self.conv = nn.Sequential(
+            nn.Conv1d(vocab, width, 5, padding=2), nn.GELU(),
+            nn.Conv1d(width, width, 5, padding=2), nn.GELU(),
+            nn.Conv1d(width, width, 5, padding=2), nn.GELU(),
+        )
+        self.mlp = nn.Sequential(nn.Linear(2 * width, width), nn.GELU(), nn.Linear(width, n_out))
+
+    def forward(self, p: torch.Tensor) -> torch.Tensor:
+        """(B, L, V) probabilities (or one-hot) -> (B, n_out)."""
+        h = self.conv(p.transpose(1, 2))  # (B, width, L)
+        pooled = torch.cat([h.mean(-1), h.amax(-1)], dim=-1)  # (B, 2*width)
+        return self.mlp(pooled)  # (B, n_out)
+
+
+class FingerprintMLP(nn.Module):
+    """MLP on a fingerprint vector (B, n_in) -> (B,) property in standardised units."""
+
+    def __init__(self, n_in: int, hidden: tuple[int, ...] = (256,), dropout: float = 0.1) -> None:
+        super().__init__()
+        self.config = dict(n_in=n_in, hidden=list(hidden), dropout=dropout)
+        dims, mods = [n_in, *hidden], []
+        for a, b in zip(dims[:-1], dims[1:]):
+            mods += [nn.Linear(a, b), nn.ReLU(), nn.Dropout(dropout)]
+        self.mlp = nn.Sequential(*mods, nn.Linear(dims[-1], 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, n_in) -> (B,)."""
+        return self.mlp(x).squeeze(-1)  # (B,)

@@ -1,0 +1,85 @@
+"""Objective specs of the molecules task and their reward functions.
+
+Specs: ``rings=<k>`` (RDKit ring count), ``logp=<v>`` (Crippen logP), ``gap=<v>`` (HOMO-LUMO gap in hartree,
+QM9 DFT units), ``qed`` (maximise) and ``sa`` (minimise the SA score). Every reward is "higher is better":
+targets score ``-|prop - target|``, ``qed`` scores QED and ``sa`` scores ``-SA``. Proxies give invalid samples
+``floor``; oracles give NaN. A sample *hits* when its oracle property is within ``HIT_TOL`` of the target
+(rings: exact), or QED >= 0.6, or SA <= 2.5; the hit rate counts invalid samples as misses.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+TARGET_KINDS = ("rings", "logp", "gap")
+OPEN_KINDS = ("qed", "sa")
+HIT_TOL = {"rings": 0.0, "logp": 0.25, "gap": 0.005}
+QED_HIT, SA_HIT = 0.6, 2.5
+FLOORS = {"rings": -10.0, "logp": -10.0, "gap": -1.0, "qed": -1.0, "sa": -11.0}
+PATTERNS = ["rings=<k>", "logp=<v>", "gap=<v>", "qed", "sa"]
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A parsed objective: property ``kind`` and optional ``target``."""
+
+    kind: str
+    target: float | None = None
+
+    @property
+    def name(self) -> str:
+        if self.target is None:
+            return self.kind
+        value = int(self.target) if self.kind == "rings" else self.target
+        return f"{self.kind}={value}"
+
+    @property
+    def floor(self) -> float:
+        return FLOORS[self.kind]
+
+
+def parse(spec: str) -> Spec:
+    """Parse ``rings=3`` / ``logp=2.0`` / ``gap=0.25`` / ``qed`` / ``sa``; raise ValueError otherwise."""
+    text = spec.strip().lower()
+    if text in OPEN_KINDS:
+        return Spec(text)
+    kind, sep, value = text.partition("=")
+    if not sep or kind not in TARGET_KINDS:
+        raise ValueError(f"molecules has no objective {spec!r}; patterns: {PATTERNS}")
+    try:
+        target = float(value)
+    except ValueError as err:
+        raise ValueError(f"objective {spec!r}: target {value!r} is not a number") from err
+    if not math.isfinite(target) or (kind == "rings" and (target < 0 or target != int(target))):
+        raise ValueError(f"objective {spec!r}: bad target")
+    return Spec(kind, target)
+
+
+def score(spec: Spec, prop: np.ndarray) -> np.ndarray:
+    """Higher-is-better score of raw property values (NaN stays NaN)."""
+    if spec.target is not None:
+        return -np.abs(prop - spec.target)
+    return prop if spec.kind == "qed" else -prop
+
+
+def hits(spec: Spec, prop: np.ndarray) -> np.ndarray:
+    """Boolean hit per sample (NaN -> False)."""
+    with np.errstate(invalid="ignore"):
+        if spec.target is not None:
+            return np.abs(prop - spec.target) <= HIT_TOL[spec.kind] + 1e-9
+        return prop >= QED_HIT if spec.kind == "qed" else prop <= SA_HIT
+
+
+def objective_metrics(spec: Spec, prop: np.ndarray) -> dict[str, float]:
+    """Objective metrics from oracle properties (NaN = invalid): mae or qed/sa mean, and hit_rate."""
+    valid = prop[~np.isnan(prop)]
+    out = {"hit_rate": float(hits(spec, prop).mean()) if len(prop) else float("nan")}
+    mean = float(valid.mean()) if len(valid) else float("nan")
+    if spec.target is not None:
+        out["mae"] = float(np.abs(valid - spec.target).mean()) if len(valid) else float("nan")
+        out["prop_mean"] = mean
+    else:
+        out[spec.kind] = mean
+    return out

@@ -1,0 +1,146 @@
+"""`molecules`: masked discrete diffusion over QM9 SMILES characters, RDKit and DFT-gap objectives.
+
+Base model: a small bidirectional transformer MDLM over fixed-length (32) character sequences with a real PAD
+token (``data.py``). Objectives (``objectives.py``): ``rings=k``, ``logp=v``, ``gap=v`` (targets, MAE + hit rate),
+``qed`` (max), ``sa`` (min). Proxies are computed on the decoded x̂0 (invalid -> floor); the RDKit objectives use
+the exact RDKit property for both proxy and oracle, ``gap`` uses a fingerprint-MLP proxy and a differently built
+oracle trained on the other half of QM9 train. ``Objective.info["diff_proxy"]`` is a one-hot CNN predictor of the
+property (differentiable on (N, L, V) probabilities). RDKit is imported only inside functions.
+"""
+from __future__ import annotations
+
+import logging
+from functools import cached_property
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bench.reward import Reward
+from bench.task import MetricMeta, Objective, Task
+from tasks.molecules import objectives as obj
+from tasks.molecules.data import LENGTH, MASK_ID, WEIGHTS_DIR, V, decode_tokens
+from tasks.molecules.models import Models, load_models, tiny_models
+
+log = logging.getLogger(__name__)
+
+METRICS = {
+    "mae": MetricMeta("MAE to target", False, "mean |oracle property - target| over valid molecules"),
+    "hit_rate": MetricMeta("hit rate", True, "fraction of all samples whose oracle property hits the target"),
+    "prop_mean": MetricMeta("property mean", True, "mean oracle property over valid molecules (informative)"),
+    "qed": MetricMeta("QED", True, "mean RDKit QED over valid molecules"),
+    "sa": MetricMeta("SA score", False, "mean RDKit Contrib SA score over valid molecules"),
+    "validity": MetricMeta("validity", True, "fraction of samples RDKit parses (PAD must be a suffix)"),
+    "uniqueness": MetricMeta("uniqueness", True, "distinct canonical SMILES / valid"),
+    "novelty": MetricMeta("novelty", True, "distinct valid not in QM9 train / distinct valid"),
+    "diversity": MetricMeta("internal diversity", True, "1 - mean pairwise Tanimoto (Morgan r2, 2048)"),
+    "nll": MetricMeta("NLL (nats)", False, "MDLM ELBO bound on -log p_base(x) per molecule"),
+    "fcd": MetricMeta("FCD to QM9 test", False, "Frechet ChemNet distance (fcd-torch; NaN when missing)"),
+    "n_invalid": MetricMeta("invalid count", False, "samples that do not decode to a molecule"),
+}
+
+
+class Molecules(Task):
+    """QM9 SMILES masked diffusion with RDKit / DFT-gap objectives."""
+
+    name = "molecules"
+    version = "1"
+    family_kind = "discrete"
+    default_objective = "rings=3"
+    default_steps = 64
+    default_n = 64
+    metrics = METRICS
+    pretrain_entry = "tasks.molecules.pretrain:pretrain"
+
+    def __init__(self, tiny: bool = False, device: str = "cpu") -> None:
+        super().__init__(tiny=tiny, device=device)
+
+    @classmethod
+    def objectives(cls) -> list[str]:
+        return ["rings=3", "rings=<k>", "logp=<v>", "gap=<v>", "qed", "sa"]
+
+    @cached_property
+    def models(self) -> Models:
+        """The denoiser, the one-hot predictor, the gap regressors and the reference SMILES (lazy)."""
+        models = tiny_models() if self.tiny else load_models(WEIGHTS_DIR)
+        return models.to(self.device)
+
+    def build_family(self) -> Any:
+        from bench.diffusion.masked import MaskedFamily
+
+        return MaskedFamily(self.models.denoiser, LENGTH, V)
+
+    # -- decoding and properties ---------------------------------------------------------------------------
+    def decode(self, x0: torch.Tensor) -> list[str | None]:
+        """Canonical SMILES per sample; None where PAD is not a suffix or RDKit cannot parse the string."""
+        from tasks.molecules.chem import canonical_or_none
+
+        return canonical_or_none(decode_tokens(x0))
+
+    def property_fn(self, kind: str, role: str) -> Callable[[list[str | None]], np.ndarray]:
+        """SMILES list -> raw property (NaN invalid): exact RDKit, or the gap proxy / oracle regressor."""
+        from tasks.molecules import chem, regress
+
+        if kind == "gap":
+            reg = self.models.gap_proxy if role == "proxy" else self.models.gap_oracle
+            return lambda smiles: regress.predict_gap(reg, smiles)
+        return lambda smiles: chem.properties(smiles, kind)
+
+    def _reward(self, spec: obj.Spec, role: str) -> Reward:
+        prop = self.property_fn(spec.kind, role)
+
+        def fn(x0: torch.Tensor, instance: torch.Tensor) -> torch.Tensor:
+            s = obj.score(spec, prop(decode_tokens(x0)))  # (N,) NaN where invalid
+            if role == "proxy":
+                s = np.nan_to_num(s, nan=spec.floor)
+            return torch.as_tensor(s, dtype=torch.float32, device=x0.device)
+
+        return Reward(spec.name, fn, on="decoded", differentiable=False, role=role, floor=spec.floor)
+
+    def _diff_reward(self, spec: obj.Spec) -> Reward:
+        pred = self.models.diff_predictor
+        col = pred.props.index(spec.kind)
+
+        def fn(x0: torch.Tensor, instance: torch.Tensor) -> torch.Tensor:
+            if x0.dim() == 2:
+                p = F.one_hot(x0.clamp(0, V - 1), V).float()  # (N, L, V)
+            else:
+                p = x0[..., :V]  # (N, L, V) probabilities (drop a [MASK] column if present)
+            value = pred(p)[:, col]  # (N,) property in its own units
+            if spec.target is not None:
+                return -(value - spec.target).abs()
+            return value if spec.kind == "qed" else -value
+
+        return Reward(f"{spec.name}_diff", fn, on="x0", differentiable=True, role="proxy", floor=spec.floor)
+
+    def objective(self, spec: str) -> Objective:
+        s = obj.parse(spec)
+        main = "mae" if s.target is not None else s.kind
+        return Objective(s.name, self._reward(s, "proxy"), self._reward(s, "oracle"), main_metric=main,
+                         info={"diff_proxy": self._diff_reward(s), "spec": s})
+
+    # -- evaluation ----------------------------------------------------------------------------------------
+    def evaluate(self, objective: Objective, x0: torch.Tensor,
+                 instance: torch.Tensor) -> tuple[dict[str, float], list[dict[str, Any]]]:
+        from tasks.molecules import chem
+        from tasks.molecules.sampling import elbo_nll
+
+        spec = objective.info.get("spec") or obj.parse(objective.name)
+        smiles = self.decode(x0)
+        oracle_prop = self.property_fn(spec.kind, "oracle")(smiles)  # (N,) NaN invalid
+        proxy = objective.proxy(x0, instance).cpu().numpy()
+        oracle = obj.score(spec, oracle_prop)
+        metrics = obj.objective_metrics(spec, oracle_prop)
+        metrics.update({k: v for k, v in chem.set_metrics(smiles, self.models.train_smiles).items()
+                        if k != "n_valid"})
+        metrics["n_invalid"] = float(sum(s is None for s in smiles))
+        metrics["diversity"] = chem.internal_diversity(smiles)
+        nll = elbo_nll(self.models.denoiser, x0.to(self.device), MASK_ID)  # (N,)
+        metrics["nll"] = float(nll.mean())
+        metrics["fcd"] = self.models.fcd(smiles)
+        rows = [{"smiles": s, "valid": s is not None, "proxy": float(p),
+                 "oracle": None if np.isnan(o) else float(o), "property": None if np.isnan(v) else float(v),
+                 "nll": float(n)}
+                for s, p, o, v, n in zip(smiles, proxy, oracle, oracle_prop, nll.tolist())]
+        return metrics, rows
