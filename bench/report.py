@@ -21,12 +21,14 @@ def frame(records: list[dict]) -> pd.DataFrame:
     rows = []
     for r in records:
         m = r.get("metrics", {})
-        rows.append({"task": r["task"], "objective": r["objective"], "method": r["method"],
+        over = r.get("overrides") or {}
+        label = r["method"] + (f"[{','.join(f'{k}={v}' for k, v in sorted(over.items()))}]" if over else "")
+        rows.append({"task": r["task"], "objective": r["objective"], "method": label,
                      "budget": r["budget"]["name"], "budget_x": float(r["budget"]["name"].rstrip("x")),
                      "seed": r["seed"], "status": r["status"], "main": r.get("main_metric"),
                      "value": _num(m.get(r.get("main_metric"))), "proxy": _num(m.get("proxy")),
                      "nfe": r.get("usage", {}).get("nfe", 0) / max(1, r.get("n_samples", 1)),
-                     "cell": r["cell"]})
+                     "cell": r["cell"] + "|" + label})
     df = pd.DataFrame(rows)
     return df.drop_duplicates("cell", keep="last") if len(df) else df
 

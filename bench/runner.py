@@ -92,7 +92,7 @@ def _record_base(cell: Cell, task: Task, objective, method, cfg, steps: int, n: 
     key = f"{task.name}|{objective.name}|{method.key}|{cell.budget}|{cell.seed}"
     return {"schema_version": SCHEMA_VERSION, "run_id": "", "git_sha": sha, "git_dirty": dirty, **payload,
             "config_hash": config_hash(payload), "cell": key, "seed": cell.seed,
-            "main_metric": objective.main_metric,
+            "main_metric": objective.main_metric, "overrides": dict(cell.overrides),
             "budget": {"name": cell.budget, "nfe": budget * steps, "nfe_total": budget * steps * n},
             "n_samples": n, "status": "", "error": None, "metrics": {}, "usage": {},
             "env": environment(cell.device)}
