@@ -98,3 +98,17 @@ def test_coupled_methods_report_population_diversity(tmp_path):
     for r in recs:
         assert 0 < r["metrics"]["population_unique"] <= 1, r["method"]
     assert set(recs[0]["metrics"]) - {"reward", "reward_std", "mean_x", "mean_y"} <= set(HARNESS_METRICS)
+
+
+@pytest.mark.parametrize("method", [m for m in METHODS if m != "none"])
+def test_every_method_beats_none_at_8x_on_some_toy(method):
+    gains = {}
+    for task, obj in TOYS.items():
+        if not _compatible(task, method):
+            continue
+        base, _, _, t = run_method(task, "none", objective=obj, n=32, steps=16)
+        out, _, _, _ = run_method(task, method, objective=obj, n=32, steps=16, budget="8x")
+        proxy = t.objective(obj).proxy
+        zero = torch.zeros(32, dtype=torch.long)
+        gains[task] = float(proxy(out.x0, zero).mean() - proxy(base.x0, zero).mean())
+    assert max(gains.values()) > 0, gains
