@@ -76,10 +76,12 @@ def resolve(cell: Cell, task: Task) -> tuple[Any, Any, Any, int, int]:
     objective = task.objective(cell.objective or task.default_objective)
     method = registry.methods().get(cell.method)
     steps, n = cell.steps or task.default_steps, cell.n or task.default_n
-    cfg = method.config(**tuned_config(task.name, method.key))
+    # the budget mapping sees the overrides (a guidance window changes the width that fits), then the overrides
+    # are applied again so that an explicit width knob wins; unknown names raise ValueError
+    cfg = method.config(**{**tuned_config(task.name, method.key), **cell.overrides})
     cfg = method.for_budget(cfg, parse_budget(cell.budget), steps)
     if cell.overrides:
-        cfg = method.config(**{**dataclasses.asdict(cfg), **cell.overrides})  # unknown names raise ValueError
+        cfg = method.config(**{**dataclasses.asdict(cfg), **cell.overrides})
     return objective, method, cfg, steps, n
 
 
