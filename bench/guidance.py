@@ -21,11 +21,11 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import torch
 
-from bench.method import Context, Output
+from bench.method import Context, Method, Output
 
 FORMS = ("plain", "tfg", "ugd")
 SCHEDULES = ("increase", "decrease", "constant")
@@ -224,3 +224,24 @@ def fit_recurrence(cfg: Any, budget: float, name: str) -> Any:
     """Spend the budget on the recurrence count ``name``: ⌊budget⌋ recurrences (each costs T forwards), so
     recurrence methods are compared with search methods at matched forward NFE. ``--set`` still overrides it."""
     return dataclasses.replace(cfg, **{name: max(1, int(math.floor(budget + 1e-9)))})
+
+
+class GuidanceMethod(Method):
+    """A method that is one configuration of the TFG step: subclasses give ``spec(cfg)`` and, if they have one,
+    the ``recurrence`` knob that spends a budget (⌊budget⌋ recurrences)."""
+
+    supports = frozenset({"continuous"})
+    needs_grad = True
+    recurrence: ClassVar[str | None] = None
+
+    def spec(self, cfg: Any) -> GuidanceSpec:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def cost(self, cfg: Any, steps: int) -> float:
+        return float(self.spec(cfg).counts(steps)["nfe"])
+
+    def for_budget(self, cfg: Any, budget: float, steps: int) -> Any:
+        return fit_recurrence(cfg, budget, self.recurrence) if self.recurrence else cfg
+
+    def run(self, ctx: Context, cfg: Any) -> Output:
+        return sample(ctx, self.spec(cfg), self.key)

@@ -17,7 +17,7 @@ The chosen candidate's forward is cached as the next step's prediction, so SC co
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import torch
@@ -149,9 +149,13 @@ class SearchMethod(Method):
     def cost(self, cfg, steps: int) -> float:
         return search_cost(self.spec(cfg), steps)
 
+    shrink: str | None = None  # a branching knob lowered first when even width 1 does not fit (TreeG's K)
+
     def for_budget(self, cfg, budget: float, steps: int):
-        w = largest(lambda w: self.cost(self.widen(cfg, w), steps) <= budget * steps + 1e-9)
-        return self.widen(cfg, w)
+        cap = budget * steps + 1e-9
+        while self.shrink and getattr(cfg, self.shrink) > 1 and self.cost(self.widen(cfg, 1), steps) > cap:
+            cfg = replace(cfg, **{self.shrink: getattr(cfg, self.shrink) - 1})
+        return self.widen(cfg, largest(lambda w: self.cost(self.widen(cfg, w), steps) <= cap))
 
     def branch(self, cfg):
         """A custom branch proposal for guided steps, or None for the base transition."""

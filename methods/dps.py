@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench import guidance
-from bench.method import Context, Method, Output
 
 
 @dataclass(frozen=True)
@@ -28,22 +27,14 @@ def spec(cfg: Config) -> guidance.GuidanceSpec:
     return guidance.GuidanceSpec(rho=cfg.scale, rho_schedule="constant", form="plain", norm=cfg.norm)
 
 
-class DPS(Method):
+class DPS(guidance.GuidanceMethod):
     key = "dps"
     paper = "Chung et al. 2023, Diffusion posterior sampling for general noisy inverse problems (ICLR)"
-    supports = frozenset({"continuous"})
-    needs_grad = True
     Config = Config
     tunable = {"scale": (0.25, 2.0, 8.0)}
 
-    def cost(self, cfg: Config, steps: int) -> float:
-        return float(steps)
-
-    def for_budget(self, cfg: Config, budget: float, steps: int) -> Config:
-        return cfg
-
-    def run(self, ctx: Context, cfg: Config) -> Output:
-        return guidance.sample(ctx, spec(cfg), "dps")
+    def spec(self, cfg: Config) -> guidance.GuidanceSpec:
+        return spec(cfg)
 
 
 METHOD = DPS()

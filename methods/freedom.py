@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench import guidance
-from bench.method import Context, Method, Output
 
 
 @dataclass(frozen=True)
@@ -31,21 +30,14 @@ def spec(cfg: Config) -> guidance.GuidanceSpec:
     return guidance.GuidanceSpec(rho=cfg.rho, rho_schedule=cfg.schedule, n_recur=cfg.n_recur, form="plain")
 
 
-class FreeDoM(Method):
+class FreeDoM(guidance.GuidanceMethod):
     key = "freedom"
     paper = "Yu et al. 2023, FreeDoM: Training-free energy-guided conditional diffusion model (ICCV)"
-    supports = frozenset({"continuous"})
-    needs_grad = True
     Config = Config
+    recurrence = "n_recur"
 
-    def cost(self, cfg: Config, steps: int) -> float:
-        return spec(cfg).counts(steps)["nfe"]
-
-    def for_budget(self, cfg: Config, budget: float, steps: int) -> Config:
-        return guidance.fit_recurrence(cfg, budget, "n_recur")
-
-    def run(self, ctx: Context, cfg: Config) -> Output:
-        return guidance.sample(ctx, spec(cfg), "freedom")
+    def spec(self, cfg: Config) -> guidance.GuidanceSpec:
+        return spec(cfg)
 
 
 METHOD = FreeDoM()

@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench import guidance
-from bench.method import Context, Method, Output
 
 
 @dataclass(frozen=True)
@@ -29,21 +28,13 @@ def spec(cfg: Config) -> guidance.GuidanceSpec:
     return guidance.GuidanceSpec(rho=cfg.scale, sigma=1.0, sigma_schedule="decrease", n_eps=cfg.n_mc, form="plain")
 
 
-class LGD(Method):
+class LGD(guidance.GuidanceMethod):
     key = "lgd"
     paper = "Song et al. 2023, Loss-guided diffusion models for plug-and-play controllable generation (ICML)"
-    supports = frozenset({"continuous"})
-    needs_grad = True
     Config = Config
 
-    def cost(self, cfg: Config, steps: int) -> float:
-        return spec(cfg).counts(steps)["nfe"]
-
-    def for_budget(self, cfg: Config, budget: float, steps: int) -> Config:
-        return cfg
-
-    def run(self, ctx: Context, cfg: Config) -> Output:
-        return guidance.sample(ctx, spec(cfg), "lgd")
+    def spec(self, cfg: Config) -> guidance.GuidanceSpec:
+        return spec(cfg)
 
 
 METHOD = LGD()

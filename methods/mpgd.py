@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench import guidance
-from bench.method import Context, Method, Output
 
 
 @dataclass(frozen=True)
@@ -29,21 +28,13 @@ def spec(cfg: Config) -> guidance.GuidanceSpec:
     return guidance.GuidanceSpec(mu=cfg.c, mu_schedule=cfg.schedule, n_iter=1, form="tfg")
 
 
-class MPGD(Method):
+class MPGD(guidance.GuidanceMethod):
     key = "mpgd"
     paper = "He et al. 2024, Manifold preserving guided diffusion (ICLR)"
-    supports = frozenset({"continuous"})
-    needs_grad = True
     Config = Config
 
-    def cost(self, cfg: Config, steps: int) -> float:
-        return spec(cfg).counts(steps)["nfe"]
-
-    def for_budget(self, cfg: Config, budget: float, steps: int) -> Config:
-        return cfg
-
-    def run(self, ctx: Context, cfg: Config) -> Output:
-        return guidance.sample(ctx, spec(cfg), "mpgd")
+    def spec(self, cfg: Config) -> guidance.GuidanceSpec:
+        return spec(cfg)
 
 
 METHOD = MPGD()

@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench import guidance
-from bench.method import Context, Method, Output
 
 
 @dataclass(frozen=True)
@@ -44,21 +43,14 @@ def spec(cfg: Config) -> guidance.GuidanceSpec:
                                  n_recur=cfg.n_recur, n_iter=cfg.n_iter, n_eps=cfg.n_eps, form="tfg")
 
 
-class TFG(Method):
+class TFG(guidance.GuidanceMethod):
     key = "tfg"
     paper = "Ye et al. 2024, TFG: Unified training-free guidance for diffusion models (NeurIPS)"
-    supports = frozenset({"continuous"})
-    needs_grad = True
     Config = Config
+    recurrence = "n_recur"
 
-    def cost(self, cfg: Config, steps: int) -> float:
-        return spec(cfg).counts(steps)["nfe"]
-
-    def for_budget(self, cfg: Config, budget: float, steps: int) -> Config:
-        return guidance.fit_recurrence(cfg, budget, "n_recur")
-
-    def run(self, ctx: Context, cfg: Config) -> Output:
-        return guidance.sample(ctx, spec(cfg), "tfg")
+    def spec(self, cfg: Config) -> guidance.GuidanceSpec:
+        return spec(cfg)
 
 
 METHOD = TFG()

@@ -31,6 +31,7 @@ class TreeGG(SearchMethod):
     paper = "Guo, Yang, Yuan, Wang 2025, TreeG (arXiv 2502.11420)"
     needs_grad = True
     Config = Config
+    shrink = "K"
     tunable = {"gamma": (0.25, 2.0, 8.0)}
 
     def spec(self, cfg: Config) -> SearchSpec:
@@ -40,11 +41,6 @@ class TreeGG(SearchMethod):
     def widen(self, cfg: Config, w: int) -> Config:
         return replace(cfg, A=w)
 
-    def for_budget(self, cfg: Config, budget: float, steps: int) -> Config:
-        k = cfg.K
-        while k > 1 and self.cost(replace(cfg, A=1, K=k), steps) > budget * steps + 1e-9:
-            k -= 1
-        return super().for_budget(replace(cfg, K=k), budget, steps)
 
     def branch(self, cfg: Config):
         def guided(ctx: Context, x, t, s, pred, owner, k):

@@ -28,6 +28,7 @@ class TreeGSC(SearchMethod):
     key = "treeg-sc"
     paper = "Guo, Yang, Yuan, Wang 2025, TreeG (arXiv 2502.11420)"
     Config = Config
+    shrink = "K"
 
     def spec(self, cfg: Config) -> SearchSpec:
         return SearchSpec(A=cfg.A, K=cfg.K, select="top", window_start=cfg.window_start, value=cfg.value,
@@ -36,11 +37,6 @@ class TreeGSC(SearchMethod):
     def widen(self, cfg: Config, w: int) -> Config:
         return replace(cfg, A=w)
 
-    def for_budget(self, cfg: Config, budget: float, steps: int) -> Config:
-        k = cfg.K
-        while k > 1 and self.cost(replace(cfg, A=1, K=k), steps) > budget * steps + 1e-9:
-            k -= 1
-        return super().for_budget(replace(cfg, K=k), budget, steps)
 
 
 METHOD = TreeGSC()

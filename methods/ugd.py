@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench import guidance
-from bench.method import Context, Method, Output
 
 
 @dataclass(frozen=True)
@@ -33,21 +32,14 @@ def spec(cfg: Config) -> guidance.GuidanceSpec:
     return guidance.GuidanceSpec(rho=cfg.scale, mu=cfg.scale, n_iter=cfg.m, n_recur=cfg.k, form="ugd")
 
 
-class UGD(Method):
+class UGD(guidance.GuidanceMethod):
     key = "ugd"
     paper = "Bansal et al. 2024, Universal guidance for diffusion models (ICLR)"
-    supports = frozenset({"continuous"})
-    needs_grad = True
     Config = Config
+    recurrence = "k"
 
-    def cost(self, cfg: Config, steps: int) -> float:
-        return spec(cfg).counts(steps)["nfe"]
-
-    def for_budget(self, cfg: Config, budget: float, steps: int) -> Config:
-        return guidance.fit_recurrence(cfg, budget, "k")
-
-    def run(self, ctx: Context, cfg: Config) -> Output:
-        return guidance.sample(ctx, spec(cfg), "ugd")
+    def spec(self, cfg: Config) -> guidance.GuidanceSpec:
+        return spec(cfg)
 
 
 METHOD = UGD()
