@@ -95,7 +95,7 @@ def tree_search(ctx: Context, spec: SearchSpec, branch_fn: Branch | None = None)
     owner = ctx.owners(spec.A)  # (n·A,)
     x = fam.prior(ctx.streams, owner)
     pred = fam.denoise(x, steps[0][0])
-    trace = []
+    trace, final = [], None  # final: exact rewards of the survivors when the last step already scored them
     for i, (t, s) in enumerate(ctx.progress(steps, "search")):
         last = i == len(steps) - 1
         if spec.branch == "sd" and guided[i]:
@@ -107,6 +107,7 @@ def tree_search(ctx: Context, spec: SearchSpec, branch_fn: Branch | None = None)
             x = fam.bridge(x[parent], t, s, cand[keep], ctx.streams, owner[parent])
             owner = owner[parent]
             trace.append(float(score[keep].mean()))
+            final = score[keep] if last else None
             pred = None if last else fam.denoise(x, s)
             continue
         k = spec.K if guided[i] else 1
@@ -121,7 +122,8 @@ def tree_search(ctx: Context, spec: SearchSpec, branch_fn: Branch | None = None)
         x, owner = cand[keep], cowner[keep]
         pred = None if last else take(cpred, keep)
         trace.append(float(score[keep].mean()))
-    final = ctx.reward(x, owner).view(ctx.n, spec.A)
+        final = score[keep] if last else None
+    final = (ctx.reward(x, owner) if final is None else final).view(ctx.n, spec.A)
     best = torch.arange(ctx.n, device=x.device) * spec.A + torch.nan_to_num(final, nan=-torch.inf).argmax(1)
     return Output(x[best], owner[best], {"selected_value_per_step": trace})
 
