@@ -164,16 +164,16 @@ def chords_fast(notes: np.ndarray) -> np.ndarray:
     if k is None:
         return out
     cuts = np.unique(np.concatenate([notes[:, 1], notes[:, 2]]))  # segment boundaries (frames)
-    spans = []
+    spans = []  # (start, end, sounding pitches) of every chordified segment, in quarter lengths
     for lo, hi in zip(cuts[:-1], cuts[1:]):
         sounding = notes[(notes[:, 1] <= lo) & (notes[:, 2] >= hi), 0]
         if len(sounding):
-            spans.append((lo / 8.0, hi / 8.0, _degree(canonical_chord(sorted(sounding.tolist())), *k)))
-    for w in range(N_WIN):
+            spans.append((lo / 8.0, hi / 8.0, sounding))
+    for w in range(N_WIN):  # only the longest-overlap chord of each window needs its numeral
         lo, hi = w * WIN / 8.0, (w + 1) * WIN / 8.0
         overlaps = [max(0.0, min(e, hi) - max(s0, lo)) for s0, e, _ in spans]
         if overlaps and max(overlaps) > 0:
-            out[w] = spans[int(np.argmax(overlaps))][2]
+            out[w] = _degree(canonical_chord(sorted(spans[int(np.argmax(overlaps))][2].tolist())), *k)
     return out
 
 
