@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -80,3 +81,11 @@ class Task(ABC):
     def evaluate(self, objective: Objective, x0: torch.Tensor,
                  instance: torch.Tensor) -> tuple[dict[str, float], list[dict[str, Any]]]:
         """Metrics of a finished batch, plus one JSON-able row per sample (decoded object, proxy, oracle)."""
+
+    @classmethod
+    def sample_figure(cls, rows: list[dict[str, Any]], path: Path, title: str) -> Path | None:
+        """Optional: draw a few samples from one record's per-sample rows (``evaluate``'s output) into ``path``.
+
+        ``bench report`` shows the figure beside the task's tables; the default (no figure) returns None.
+        """
+        return None

@@ -1,23 +1,14 @@
-"""Sample-grid figures of the images task for the report.
-
-``python -m tasks.images.figures RUN_DIR FIG_DIR`` writes one grid per (objective, method, budget) of the images
-records under ``RUN_DIR`` (its ``records/images.jsonl`` and ``samples/images/*.jsonl``) into ``FIG_DIR``.
-"""
+"""Sample-grid figures of the images task; ``bench report`` draws them through ``ImagesTask.sample_figure``."""
 from __future__ import annotations
 
-import argparse
 import base64
 import io
-import json
-import logging
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from tasks.images.data import CLASSES
-
-log = logging.getLogger(__name__)
 
 
 def sample_grid(images: np.ndarray, path: Path, title: str = "", labels: Sequence[str] | None = None,
@@ -61,37 +52,3 @@ def grid_from_rows(rows: Sequence[dict], path: Path, title: str = "", ncol: int 
     """Sample-grid figure from ``evaluate`` rows (oracle label as caption), at most ``limit`` images."""
     imgs, labels = rows_to_images(rows[:limit])
     return sample_grid(imgs, path, title, labels, ncol)
-
-
-def grids_for_run(run_dir: Path, fig_dir: Path) -> list[Path]:
-    """One grid per ok images record (latest per cell) under ``run_dir``; returns the written paths."""
-    run_dir, latest = Path(run_dir), {}
-    for line in (run_dir / "records" / "images.jsonl").read_text().splitlines():
-        rec = json.loads(line)
-        if rec.get("status") == "ok" and rec.get("samples_path"):
-            latest[rec["cell"]] = rec
-    paths = []
-    for _, rec in sorted(latest.items()):
-        rows = [json.loads(r) for r in Path(rec["samples_path"]).read_text().splitlines()]
-        m = rec["metrics"]
-        main = m.get(rec["main_metric"], float("nan"))
-        title = (f"{rec['method']} {rec['budget']['name']} {rec['objective']} seed {rec['seed']}: "
-                 f"{rec['main_metric']}={main:.3g} fid={m.get('fid', float('nan')):.3g}")
-        name = f"images_{rec['objective'].replace('=', '')}_{rec['method']}_{rec['budget']['name']}_s{rec['seed']}.png"
-        paths.append(grid_from_rows(rows, Path(fig_dir) / name, title))
-        log.info("wrote %s", paths[-1])
-    return paths
-
-
-def main() -> None:
-    """CLI: ``python -m tasks.images.figures RUN_DIR FIG_DIR``."""
-    ap = argparse.ArgumentParser()
-    ap.add_argument("run_dir")
-    ap.add_argument("fig_dir")
-    a = ap.parse_args()
-    logging.basicConfig(level=logging.INFO)
-    grids_for_run(Path(a.run_dir), Path(a.fig_dir))
-
-
-if __name__ == "__main__":
-    main()

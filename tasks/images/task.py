@@ -123,6 +123,13 @@ class ImagesTask(Task):
 
         return evaluate_batch(self, objective, x0, instance)
 
+    @classmethod
+    def sample_figure(cls, rows: list[dict[str, Any]], path: Path, title: str) -> Path | None:
+        """A grid of the first 32 stored samples, captioned with the oracle's label."""
+        from tasks.images.figures import grid_from_rows
+
+        return grid_from_rows(rows, path, title, limit=32) if rows else None
+
     @staticmethod
     def png_b64(img: np.ndarray) -> str:
         """Base64 PNG of a uint8 (28, 28) image (the JSON-able decoded object)."""

@@ -110,8 +110,10 @@ def save_piano_roll_figure(x0: np.ndarray, path: Path, n: int = 4, title: str = 
         ax.imshow(np.asarray(x0[k, 0]) > 0, origin="lower", aspect="auto", cmap="Greys", interpolation="nearest",
                   extent=(0, N_FRAMES / FPS, PITCH_LO - 0.5, PITCH_LO + x0.shape[2] - 0.5))
         ax.set_xlabel("seconds")
-        ax.set_title(f"{title} #{k}".strip(), fontsize=9)
+        ax.set_title(f"#{k}", fontsize=9)
     axes[0][0].set_ylabel("MIDI pitch")
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

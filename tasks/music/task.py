@@ -91,6 +91,15 @@ class MusicTask(Task):
         from tasks.music.midi import decode
         return decode(x0)
 
+    @classmethod
+    def sample_figure(cls, rows: list[dict[str, Any]], path: Path, title: str) -> Path | None:
+        """Piano rolls of the first four stored samples (their decoded notes)."""
+        from tasks.music.data import notes_to_roll
+        from tasks.music.metrics import save_piano_roll_figure
+
+        rolls = [notes_to_roll(np.asarray(r["notes"], dtype=np.int64).reshape(-1, 3)) for r in rows[:4]]
+        return save_piano_roll_figure(np.stack(rolls), path, n=4, title=title) if rolls else None
+
     def _gt(self) -> list:
         if self._gt_features is None:
             from tasks.music.metrics import features

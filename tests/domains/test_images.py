@@ -156,6 +156,15 @@ def test_tiny_smoke(tiny):
     assert objs[1] is None and objs[0].shape == (28, 28) and objs[0].dtype == np.uint8
 
 
+def test_sample_figure_skips_invalid_rows(tiny, tmp_path):
+    x0 = torch.randn(5, *data.SHAPE)
+    x0[2] = float("nan")
+    _, rows = tiny.evaluate(tiny.objective("label=3"), x0, torch.arange(5))
+    path = type(tiny).sample_figure(rows, tmp_path / "grid.png", "t")
+    assert path.stat().st_size > 1000
+    assert type(tiny).sample_figure([], tmp_path / "none.png", "t") is None
+
+
 def test_weights_manifest_and_card():
     from bench.weights import checked_path
 

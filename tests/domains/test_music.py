@@ -178,3 +178,22 @@ def test_real_model_loads_and_denoises():
     fam = MusicTask().build_family()
     x = torch.randn(2, 2, 48, 64)
     assert torch.isfinite(fam.denoise(x, 999).x0).all()
+
+
+def test_report_shows_piano_rolls(tmp_path: Path) -> None:
+    """`bench report` draws the stored samples of each method through MusicTask.sample_figure."""
+    from bench.cli import main
+    from bench.report import write_report
+
+    out = tmp_path / "res"
+    for method in ("none", "best-of-n"):
+        assert main(["run", "--task", "music", "--tiny", "--objective", "note_density", "--method", method,
+                     "--budget", "2x", "--n", "3", "--steps", "4", "--out", str(out), "--no-progress"]) == 0
+    moved = tmp_path / "moved"
+    out.rename(moved)  # the stored samples_path no longer exists: the gallery looks under moved/samples/
+    written = write_report(moved / "records", tmp_path / "report")
+    shots = sorted(p.name for p in written if p.parent.name == "samples")
+    assert shots == ["music_note_density_best-of-n_2x_s0.png", "music_note_density_none_2x_s0.png"]
+    assert all((tmp_path / "report" / "figures" / "samples" / s).stat().st_size > 1000 for s in shots)
+    md = (tmp_path / "report" / "leaderboard.md").read_text()
+    assert "figures/samples/music_note_density_none_2x_s0.png" in md
