@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -144,3 +145,19 @@ class Molecules(Task):
                  "nll": float(n)}
                 for s, p, o, v, n in zip(smiles, proxy, oracle, oracle_prop, nll.tolist())]
         return metrics, rows
+
+    @classmethod
+    def sample_figure(cls, rows: list[dict[str, Any]], path: Path, title: str) -> Path | None:
+        """RDKit drawings of the first 12 valid samples, each captioned with its oracle property."""
+        from rdkit import Chem
+        from rdkit.Chem import Draw
+
+        good = [r for r in rows if r.get("smiles")][:12]
+        if not good:
+            return None
+        legends = [f"{r['property']:.3g}" if r.get("property") is not None else "" for r in good]
+        img = Draw.MolsToGridImage([Chem.MolFromSmiles(r["smiles"]) for r in good], molsPerRow=6,
+                                   subImgSize=(160, 130), legends=legends)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        img.save(path)
+        return path
