@@ -69,12 +69,14 @@ def _fmt(v: object) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
-def _phase2(den: dict) -> str:
-    if "phase2" not in den:
-        return ""
-    p2 = den["phase2"]
-    return (f" (val ELBO {den['phase1_val_loss']:.4f}); then phase 2 from those EMA weights: fresh AdamW, peak lr "
-            f"{p2['lr']}, {p2['steps']} steps, warmup 100, cosine")
+def _phases(den: dict) -> str:
+    """One line per training phase of the denoiser."""
+    rows = []
+    for k, ph in enumerate(den["phases"], 1):
+        start = "from scratch" if k == 1 else f"from phase {k - 1}'s EMA weights, fresh AdamW"
+        rows.append(f"{k}. {start}: {ph['steps']} steps, peak lr {ph['lr']}, warmup {ph['warmup']}, cosine, "
+                    f"{ph['threads']} CPU thread(s), {ph['wall_s'] / 60:.1f} min, val ELBO {ph['val_loss']:.4f}")
+    return "\n".join(rows)
 
 
 def _gap_row(fname: str, role: str, g: dict) -> str:
@@ -103,9 +105,13 @@ QM9 from `qm9pack==1.0.3` (130,831 molecules); SMILES canonicalised by RDKit (no
 ## Base model (`denoiser.pt`)
 Masked discrete diffusion (MDLM, log-linear schedule, `bench.diffusion.training.masked_loss`) over {V} character
 tokens (PAD is a real token; length {LENGTH}; [MASK] = {V}). Bidirectional transformer {info['base_config']},
-time-agnostic, **{den['params']:,} parameters**. AdamW lr {den['lr']}, batch {den['batch']}, {den['steps']} steps,
-EMA 0.999, 1 CPU thread{_phase2(den)}; **wall {den['wall_s'] / 60:.1f} min**; final train loss
-{den['final_train_loss']:.4f}, val ELBO {den['val_loss']:.4f} nats/token.
+time-agnostic, **{den['params']:,} parameters**. AdamW (weight decay 0.01, betas 0.9/0.98), batch {den['batch']},
+EMA 0.999, grad clip 1, trained in phases:
+
+{_phases(den)}
+
+**Wall {den['wall_s'] / 60:.1f} min** in all; final train loss {den['final_train_loss']:.4f}, val ELBO
+{den['val_loss']:.4f} nats/token.
 
 ### Unguided quality ({q['n']} samples, {q['steps']} steps, seed {q['seed']})
 | validity | uniqueness (of valid) | novelty (of unique valid) | internal diversity | NLL (nats/mol) | FCD to test |

@@ -20,11 +20,13 @@ from tasks.molecules.train import BASE_CONFIG, train_denoiser
 
 log = logging.getLogger(__name__)
 
-BASE_STEPS, BASE_BATCH = 2000, 256
-BASE_STOP: int | None = None  # early stop on the BASE_STEPS schedule (None: train all steps)
-PHASE2_STEPS, PHASE2_LR, PHASE2_WARMUP = 1500, 5e-4, 100  # continuation from the phase-1 EMA weights
+BASE_BATCH = 256
+# MDLM denoiser phases (steps, peak lr, warmup, seed offset, CPU threads). Phase k > 0 continues from phase k-1's
+# EMA weights with a fresh AdamW and a fresh warmup-cosine schedule; each phase's result is saved before the next
+# starts, so an interrupted run resumes with ``--from-phase``.
+DENOISER_PHASES = ((2000, 1e-3, 200, 0, 1), (1500, 5e-4, 100, 10, 1), (10000, 5e-4, 200, 20, 2))
 GAP_EPOCHS, DIFF_EPOCHS, DIFF_WIDTH, DIFF_N = 15, 6, 96, 20000
-SEEDS = {"denoiser": 0, "gap_proxy": 1, "gap_oracle": 2, "diff": 3, "denoiser_phase2": 10}
+SEEDS = {"denoiser": 0, "gap_proxy": 1, "gap_oracle": 2, "diff": 3}
 
 
 def prepare(quick: bool) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
@@ -41,21 +43,29 @@ def stage_reference(out: Path, smiles: list[str], sp: dict[str, np.ndarray]) -> 
     data.write_smiles_gz(out / models.TEST_SMILES, sorted({smiles[i] for i in sp["test"]}))
 
 
-def stage_denoiser(out: Path, smiles: list[str], sp: dict[str, np.ndarray], seed: int, quick: bool) -> dict:
-    """Train (phase 1, then a phase-2 continuation at a lower peak lr) and save the MDLM denoiser."""
+def stage_denoiser(out: Path, smiles: list[str], sp: dict[str, np.ndarray], seed: int, quick: bool,
+                   start: int = 0, done: list[dict] | None = None) -> dict:
+    """Train the MDLM denoiser phase by phase (``DENOISER_PHASES[start:]``) and save it after every phase.
+
+    ``start > 0`` continues from the ``denoiser.pt`` already in ``out`` (the result of the earlier phases, whose
+    logs are ``done``).
+    """
     x = data.encode(smiles)  # (n, L)
-    steps, stop = (5, None) if quick else (BASE_STEPS, BASE_STOP)
-    net, info = train_denoiser(x[sp["train"]], x[sp["val"]], seed + SEEDS["denoiser"], steps, BASE_BATCH,
-                               stop_at=stop)
-    if PHASE2_STEPS:
-        net, info2 = train_denoiser(x[sp["train"]], x[sp["val"]], seed + SEEDS["denoiser_phase2"],
-                                    3 if quick else PHASE2_STEPS, BASE_BATCH, lr=PHASE2_LR,
-                                    init_state=net.state_dict(), warmup=PHASE2_WARMUP)
-        info = {**info, "phase1_val_loss": info["val_loss"], "phase2": info2, "val_loss": info2["val_loss"],
-                "final_train_loss": info2["final_train_loss"], "wall_s": info["wall_s"] + info2["wall_s"]}
-    torch.save({"config": net.config, "state": net.state_dict()}, out / models.DENOISER)
-    info["params"] = sum(p.numel() for p in net.parameters())
-    return info
+    phases = list(done or [])
+    state = torch.load(out / models.DENOISER, weights_only=True)["state"] if start else None
+    for k, (steps, lr, warmup, offset, threads) in enumerate(DENOISER_PHASES[start:], start):
+        torch.set_num_threads(threads)
+        log.info("denoiser phase %d: %d steps, peak lr %g, %d threads", k + 1, steps, lr, threads)
+        net, ph = train_denoiser(x[sp["train"]], x[sp["val"]], seed + SEEDS["denoiser"] + offset,
+                                 3 if quick else steps, BASE_BATCH, lr=lr, init_state=state, warmup=warmup)
+        state = net.state_dict()
+        phases.append({**ph, "warmup": warmup, "threads": threads})
+        torch.save({"config": net.config, "state": state}, out / models.DENOISER)
+    torch.set_num_threads(1)
+    last = phases[-1]
+    return {"phases": phases, "batch": BASE_BATCH, "val_loss": last["val_loss"],
+            "final_train_loss": last["final_train_loss"], "wall_s": sum(p["wall_s"] for p in phases),
+            "params": sum(p.numel() for p in net.parameters())}
 
 
 def stage_gap(out: Path, smiles: list[str], gap: np.ndarray, sp: dict[str, np.ndarray], seed: int,
@@ -110,8 +120,6 @@ def stage_fcd(out: Path, smiles: list[str], sp: dict[str, np.ndarray]) -> bool:
 
 def pretrain(out_dir: Path, seed: int = 0, quick: bool = False) -> None:
     """Reproduce every committed weight file of the task into ``out_dir``, then the manifest and model card."""
-    from tasks.molecules.card import quality_report, write_card
-
     torch.set_num_threads(1)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -124,9 +132,44 @@ def pretrain(out_dir: Path, seed: int = 0, quick: bool = False) -> None:
     info["gap"] = stage_gap(out, smiles, gap, sp, seed, quick)
     info["diff_predictor"] = stage_diff(out, smiles, gap, sp, seed, quick)
     info["fcd_stats"] = stage_fcd(out, smiles, sp)
+    finish(out, info, t0, quick)
+
+
+def finish(out: Path, info: dict, t0: float, quick: bool) -> None:
+    """Quality numbers of the unguided model, pretrain_info.json, manifest and model card."""
+    from tasks.molecules.card import quality_report, write_card
+
     write_manifest(out)
     info["quality"] = quality_report(out, n=100 if quick else 1000, quick=quick)
-    info["total_wall_s"] = time.time() - t0
+    info["total_wall_s"] = info.get("total_wall_s", 0.0) + time.time() - t0
     (out / "pretrain_info.json").write_text(json.dumps(info, indent=2) + "\n")
     write_manifest(out)
     write_card(out, info)
+
+
+def resume(out_dir: Path, start: int) -> None:
+    """Continue the denoiser from phase ``start`` (0-based) on the weights and ``pretrain_info.json`` in
+    ``out_dir``; the other stages' files are kept; quality numbers, manifest and card are rewritten."""
+    out, t0 = Path(out_dir), time.time()
+    info = json.loads((out / "pretrain_info.json").read_text())
+    done = info["denoiser"]["phases"][:start]
+    if len(done) != start:
+        raise SystemExit(f"pretrain_info.json records {len(done)} denoiser phases; cannot start at phase {start}")
+    smiles, _, sp = prepare(info["quick"])
+    info["denoiser"] = stage_denoiser(out, smiles, sp, info["seed"], info["quick"], start, done)
+    info.setdefault("notes", []).append(
+        f"Denoiser phases {start + 1}-{len(DENOISER_PHASES)} were run by `python -m tasks.molecules.pretrain "
+        f"--from-phase {start}` on the saved result of phases 1-{start}; `bench pretrain --task molecules` runs "
+        "every phase in one go.")
+    finish(out, info, t0, info["quick"])
+
+
+if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser(description="continue the molecules denoiser from a given phase")
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "weights")
+    ap.add_argument("--from-phase", type=int, required=True, help="0-based index into DENOISER_PHASES")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    resume(args.out, args.from_phase)
