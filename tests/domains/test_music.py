@@ -196,4 +196,4 @@ def test_report_shows_piano_rolls(tmp_path: Path) -> None:
     assert shots == ["music_note_density_best-of-n_2x_s0.png", "music_note_density_none_2x_s0.png"]
     assert all((tmp_path / "report" / "figures" / "samples" / s).stat().st_size > 1000 for s in shots)
     md = (tmp_path / "report" / "leaderboard.md").read_text()
-    assert "figures/samples/music_note_density_none_2x_s0.png" in md
+    assert "![none 2x](figures/samples/music_note_density_none_2x_s0.png)" in md
