@@ -74,3 +74,14 @@ def test_results_do_not_depend_on_batch_size():
             small, _, _, _ = run_method(task, method, n=3, steps=10, budget="4x")
             big, _, _, _ = run_method(task, method, n=9, steps=10, budget="4x")
             assert torch.equal(small.x0, big.x0[:3]), (task, method)
+
+
+def test_shared_ancestral_sampler_matches_pmf_and_ignores_batch():
+    from bench.diffusion.ancestral import sample_unguided
+
+    fam = ToySeqTask().build_family()
+    x0 = sample_unguided(fam, 2000, 64, seed=0, batch=500)  # (2000, L)
+    assert _tv(x0, base_pmf()) < 0.25  # the same sampling-noise floor as the `none` method's test above
+    torch.testing.assert_close(sample_unguided(fam, 40, 24, seed=5), sample_unguided(fam, 40, 24, seed=5, batch=7))
+    g = GMMTask().build_family()
+    torch.testing.assert_close(sample_unguided(g, 30, 12, seed=1), sample_unguided(g, 30, 12, seed=1, batch=4))

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.diffusion.ancestral import sample_unguided
+from bench.diffusion.gaussian import GaussianFamily
 from bench.weights import write_manifest
 from tasks.images import data
 from tasks.images.metrics import OracleFeatures, diversity, feature_stats, fid, load_ref, save_ref
@@ -44,25 +46,6 @@ def reference_stats(out_dir: Path) -> None:
     log.info("reference statistics written (%d test images)", len(feats))
 
 
-@torch.no_grad()
-def sample_base(unet: torch.nn.Module, n: int, steps: int = 50, seed: int = 0, batch: int = 128) -> torch.Tensor:
-    """Unguided η=1 DDIM samples (n, 1, 28, 28) from the base model through the shared GaussianFamily."""
-    from bench.diffusion.gaussian import GaussianFamily
-    from bench.rng import Streams
-
-    fam = GaussianFamily(unet, data.SHAPE, "cosine", eta=1.0, clip=1.0)
-    out = []
-    for lo in range(0, n, batch):
-        owner = torch.arange(min(batch, n - lo))  # (B,)
-        rng = Streams(seed, range(lo, lo + len(owner)))
-        x = fam.prior(rng, owner)  # (B, 1, 28, 28)
-        for t, s in fam.timesteps(steps):
-            pred = fam.denoise(x, t)
-            x = fam.proposal(x, t, s, pred).sample(rng, owner) if s >= 0 else fam.point(pred)
-        out.append(x)
-    return torch.cat(out)
-
-
 def base_quality(out_dir: Path, n: int = N_SAMPLES, steps: int = 50) -> dict:
     """The base model's own numbers: FID vs all test images, oracle class histogram, real-data FID floors."""
     unet, guide, oracle = (_load(out_dir, k, c) for k, c in (("unet", UNet), ("guide", GuideNet),
@@ -70,7 +53,8 @@ def base_quality(out_dir: Path, n: int = N_SAMPLES, steps: int = 50) -> dict:
     ref = load_ref(out_dir / "ref_stats.npz")
     feat = OracleFeatures(oracle)
     t0 = time.time()
-    x = quantize(sample_base(unet, n, steps))  # (n, 1, 28, 28)
+    fam = GaussianFamily(unet, data.SHAPE, "cosine", eta=1.0, clip=1.0)
+    x = quantize(sample_unguided(fam, n, steps, batch=128))  # (n, 1, 28, 28)
     wall = time.time() - t0
     pred_o, pred_g = oracle(x).argmax(1), guide(x).argmax(1)  # (n,), (n,)
     xtr, ytr = data.load_split("train")

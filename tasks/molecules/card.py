@@ -36,8 +36,9 @@ def quality_report(folder: Path, n: int = 1000, steps: int = DEFAULT_STEPS, seed
                    quick: bool = False) -> dict:
     """Sample n unguided molecules and measure validity, uniqueness, novelty, diversity, NLL, FCD and the
     unguided oracle metrics of candidate objectives."""
+    from bench.diffusion.ancestral import sample_unguided
     from bench.diffusion.masked import MaskedFamily
-    from tasks.molecules.sampling import elbo_nll, sample_unguided
+    from tasks.molecules.sampling import elbo_nll
 
     models = load_models(folder).to(torch.device("cpu"))
     family = MaskedFamily(models.denoiser, LENGTH, V)

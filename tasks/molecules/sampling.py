@@ -1,4 +1,4 @@
-"""Unguided sampling through the masked family (for the model card) and the MDLM ELBO NLL of samples."""
+"""The MDLM ELBO NLL of samples under the base model (metrics and the model card)."""
 from __future__ import annotations
 
 import torch
@@ -30,17 +30,3 @@ def elbo_nll(net: nn.Module, x0: torch.Tensor, mask_id: int, n_t: int = 16, seed
         w = (mask_prob_rate(ts[i:i + batch]) / mask_prob(ts[i:i + batch]))[:, None]  # (b, 1)
         out.append((w * nll * masked[i:i + batch]).sum(-1))  # (b,)
     return torch.cat(out).view(n, n_t).mean(-1).float().cpu()
-
-
-@torch.inference_mode()
-def sample_unguided(family, n: int, steps: int, seed: int = 0) -> torch.Tensor:
-    """n ancestral MDLM samples (N, L) long with the family primitives; one random stream per sample."""
-    from bench.rng import Streams
-
-    rng = Streams(seed, range(n), device=next(family.net.parameters()).device)
-    owner = torch.arange(n)
-    x = family.prior(rng, owner)  # (N, L)
-    for t, s in family.timesteps(steps):
-        pred = family.denoise(x, t)
-        x = family.proposal(x, t, s, pred).sample(rng, owner)  # (N, L); at s = 0 every position is revealed
-    return x

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.diffusion.ancestral import sample_unguided
 from tasks.music import data as D
 from tasks.music import rules as R
 
@@ -26,21 +27,6 @@ def write_targets(path: Path | None = None) -> Path:
     return path
 
 
-@torch.no_grad()
-def sample_unguided(task, n: int, steps: int, seed: int = 0) -> torch.Tensor:
-    """Plain η=1 DDIM ancestral sampling with the task's family: (n, 2, 48, 64)."""
-    from bench.rng import Streams
-
-    fam = task.build_family()
-    streams = Streams(seed, range(n))
-    owner = torch.arange(n)
-    x = fam.prior(streams, owner)
-    for t, s in fam.timesteps(steps):
-        pred = fam.denoise(x, t)
-        x = fam.proposal(x, t, s, pred).sample(streams, owner)
-    return x
-
-
 def _fmt(metrics: dict[str, float]) -> str:
     keys = ["loss_pitch_histogram", "loss_note_density", "loss_chord_progression", "oa", "invalid_rate"]
     return " | ".join(f"{metrics[k]:.4f}" for k in keys)
@@ -53,7 +39,7 @@ def quality(n_samples: int, steps: int, seed: int = 0) -> tuple[dict, dict, floa
     task = MusicTask()
     obj = task.objective("all")
     t0 = time.time()
-    x = sample_unguided(task, n_samples, steps, seed)
+    x = sample_unguided(task.build_family(), n_samples, steps, seed)
     wall = time.time() - t0
     inst = torch.arange(n_samples) % obj.n_instances
     m_gen, _ = task.evaluate(obj, x, inst)
