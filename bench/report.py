@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench import plots
 from bench.gallery import method_label, sample_figures
 from bench.records import read_records
 
@@ -65,9 +66,7 @@ def table(df: pd.DataFrame, column: str = "value") -> pd.DataFrame:
 
 def figure(df: pd.DataFrame, path: Path, title: str, ylabel: str) -> None:
     """Main metric against NFE per returned sample, one line per method (log x)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = plots.pyplot()
     ok = df[df.status == "ok"]
     fig, ax = plt.subplots(figsize=(7, 4.5))
     colors, markers = plt.get_cmap("tab20").colors, "osD^v<>pPhX*"
@@ -78,10 +77,7 @@ def figure(df: pd.DataFrame, path: Path, title: str, ylabel: str) -> None:
     ax.set_xscale("log")
     ax.set(xlabel="NFE per returned sample", ylabel=ylabel, title=title)
     ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    plots.save(fig, path)
 
 
 def write_report(records_dir: Path, out: Path) -> list[Path]:

@@ -8,17 +8,14 @@ from typing import Sequence
 
 import numpy as np
 
+from bench import plots
 from tasks.images.data import CLASSES
 
 
 def sample_grid(images: np.ndarray, path: Path, title: str = "", labels: Sequence[str] | None = None,
                 ncol: int = 8) -> Path:
     """Save a grid of uint8 images (N, 28, 28) as a PNG figure at ``path``; return the path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = plots.pyplot()
     n = len(images)
     nrow = max(1, -(-n // ncol))
     fig, axes = plt.subplots(nrow, ncol, figsize=(ncol * 0.9, nrow * 0.95 + 0.4), squeeze=False)
@@ -28,14 +25,7 @@ def sample_grid(images: np.ndarray, path: Path, title: str = "", labels: Sequenc
             ax.imshow(images[k], cmap="gray", vmin=0, vmax=255)
             if labels is not None:
                 ax.set_title(labels[k], fontsize=6, pad=1)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return plots.save(fig, path, dpi=120, title=title)
 
 
 def rows_to_images(rows: Sequence[dict]) -> tuple[np.ndarray, list[str]]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench import plots
 from tasks.music.data import FPS, N_FRAMES
 
 log = logging.getLogger(__name__)
@@ -97,13 +98,9 @@ def oa_scores(gt: list[dict | None], gen: list[dict | None]) -> dict[str, float]
 
 def save_piano_roll_figure(x0: np.ndarray, path: Path, n: int = 4, title: str = "") -> Path:
     """Save the roll channel of the first ``n`` samples of (B, 2, 48, 64) as a PNG (matplotlib Agg)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from tasks.music.data import PITCH_LO
 
+    plt = plots.pyplot()
     n = min(n, len(x0))
     fig, axes = plt.subplots(1, n, figsize=(3 * n, 3), squeeze=False)
     for k, ax in enumerate(axes[0]):
@@ -112,11 +109,4 @@ def save_piano_roll_figure(x0: np.ndarray, path: Path, n: int = 4, title: str = 
         ax.set_xlabel("seconds")
         ax.set_title(f"#{k}", fontsize=9)
     axes[0][0].set_ylabel("MIDI pitch")
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return plots.save(fig, path, dpi=100, title=title)
