@@ -3,12 +3,12 @@ method × budget at the lowest seed, read back from the per-sample files the run
 """
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
 from bench import registry
+from bench.records import read_samples
 
 log = logging.getLogger(__name__)
 
@@ -17,16 +17,6 @@ def method_label(rec: dict[str, Any]) -> str:
     """``method`` or ``method[k=v,...]`` when the record ran with --set overrides."""
     over = rec.get("overrides") or {}
     return rec["method"] + (f"[{','.join(f'{k}={v}' for k, v in sorted(over.items()))}]" if over else "")
-
-
-def samples_file(rec: dict[str, Any], root: Path) -> Path | None:
-    """The record's per-sample file: as stored, else under ``root/samples/<task>/`` (a moved results folder)."""
-    if not rec.get("samples_path"):
-        return None
-    path = Path(rec["samples_path"])
-    if not path.exists():
-        path = root / "samples" / rec["task"] / path.name
-    return path if path.exists() else None
 
 
 def _task_class(name: str) -> Any | None:
@@ -52,10 +42,9 @@ def sample_figures(records: list[dict[str, Any]], root: Path, fig_dir: Path) -> 
             chosen[key] = rec
     out = []
     for (label, budget), rec in sorted(chosen.items()):
-        src = samples_file(rec, root)
-        if src is None:
+        rows = read_samples(rec, root)
+        if rows is None:
             continue
-        rows = [json.loads(line) for line in src.read_text().splitlines() if line.strip()]
         name = f"{rec['task']}_{rec['objective']}_{label}_{budget}_s{rec['seed']}".replace("=", "-")
         name = "".join(c if c.isalnum() or c in "-_.," else "_" for c in name) + ".png"
         m = rec["metrics"].get(rec["main_metric"])

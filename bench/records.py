@@ -1,11 +1,12 @@
 """Records: one JSON line per task × objective × method × budget × seed, appended atomically.
 
 ``<out>/records/<task>.jsonl`` holds the records (the source of truth for the report); per-sample outputs
-(decoded object, proxy, oracle) go to ``<out>/samples/<task>/<run_id>.jsonl``.
+(decoded object, proxy, oracle) go to ``<out>/samples/<task>/<run_id>.jsonl.gz`` (path stored relative to ``<out>``).
 """
 from __future__ import annotations
 
 import fcntl
+import gzip
 import hashlib
 import json
 import math
@@ -76,14 +77,42 @@ def append_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
         os.close(fd)
 
 
-def write_samples(out: Path, task: str, run_id: str, rows: list[dict[str, Any]]) -> Path:
-    """Write the per-sample file (replaced atomically) and return its path."""
-    path = out / "samples" / task / f"{run_id}.jsonl"
+def write_samples(out: Path, task: str, run_id: str, rows: list[dict[str, Any]]) -> str:
+    """Write the per-sample file ``<out>/samples/<task>/<run_id>.jsonl.gz`` (gzip, replaced atomically) and return
+    its path relative to ``out`` (records store it so that a moved or cloned results folder still finds it)."""
+    rel = Path("samples") / task / f"{run_id}.jsonl.gz"
+    path = Path(out) / rel
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(dumps(r) + "\n" for r in rows))
+    tmp = path.with_name(path.name + ".tmp")
+    data = "".join(dumps(r) + "\n" for r in rows).encode()
+    with open(tmp, "wb") as fh:  # mtime=0: the same rows give the same bytes (committed files rebuild exactly)
+        with gzip.GzipFile(fileobj=fh, mode="wb", mtime=0, filename="") as gz:
+            gz.write(data)
     os.replace(tmp, path)
-    return path
+    return rel.as_posix()
+
+
+def samples_file(rec: dict[str, Any], root: Path) -> Path | None:
+    """The record's per-sample file under the results folder ``root`` (relative path as stored; older records
+    stored an absolute path, looked up by name under ``root/samples/<task>/`` when it is gone)."""
+    stored = rec.get("samples_path")
+    if not stored:
+        return None
+    path = Path(stored)
+    if not path.is_absolute():
+        path = Path(root) / path
+    if not path.exists():
+        path = Path(root) / "samples" / rec["task"] / path.name
+    return path if path.exists() else None
+
+
+def read_samples(rec: dict[str, Any], root: Path) -> list[dict[str, Any]] | None:
+    """The per-sample rows of a record (gzip or plain JSON lines), or None when the file is missing."""
+    path = samples_file(rec, root)
+    if path is None:
+        return None
+    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    return [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
 
 
 def read_records(folder: Path) -> list[dict[str, Any]]:

@@ -156,7 +156,7 @@ def _sample_and_score(rec, cell, task, objective, method, cfg, steps, n, meter, 
         row.update(index=i, owner=int(result.owner[i]), instance=int(instance[i]))
     rec["metrics"] = metrics
     rec["diagnostics"] = {k: v for k, v in result.diagnostics.items() if k != "selected_value_per_step"}
-    rec["samples_path"] = str(write_samples(out, task.name, rec["run_id"], rows))
+    rec["samples_path"] = write_samples(out, task.name, rec["run_id"], rows)
 
 
 HARNESS_METRICS = {
