@@ -16,7 +16,7 @@ def _compatible(task: str, method: str) -> bool:
     from bench.runner import build_task
     t = build_task(task, False, "cpu")
     try:
-        registry.methods().get(method).check(t.family_kind, "diff_proxy" in t.objective(TOYS[task]).info)
+        registry.methods().get(method).check(t.family_kind, t.objective(TOYS[task]).grad_proxy is not None)
     except Incompatible:
         return False
     return True
