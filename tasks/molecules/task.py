@@ -2,10 +2,11 @@
 
 Base model: a small bidirectional transformer MDLM over fixed-length (32) character sequences with a real PAD
 token (``data.py``). Objectives (``objectives.py``): ``rings=k``, ``logp=v``, ``gap=v`` (targets), ``qed`` (max),
-``sa`` (min); every objective ranks on ``success`` (valid and on target; invalid = failure). Proxies are computed on the decoded x̂0 (invalid -> floor); the RDKit objectives use
-the exact RDKit property for both proxy and oracle, ``gap`` uses a fingerprint-MLP proxy and a differently built
-oracle trained on the other half of QM9 train. ``Objective.grad_proxy`` is a one-hot CNN predictor of the
-property (differentiable on (N, L, V) probabilities). RDKit is imported only inside functions.
+``sa`` (min); every objective ranks on ``success`` (valid and on target; invalid = failure). Proxies are computed
+on the decoded x̂0 (invalid -> floor); the RDKit objectives use the exact RDKit property for both proxy and oracle
+(``exact_proxy``), ``gap`` uses a fingerprint-MLP proxy and a differently built oracle trained on the other half
+of QM9 train. ``Objective.grad_proxy`` is a one-hot CNN predictor of the property (differentiable on (N, L, V)
+probabilities). RDKit is imported only inside functions.
 """
 from __future__ import annotations
 
