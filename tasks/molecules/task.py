@@ -49,6 +49,8 @@ METRICS = {
     "fcd": MetricMeta("FCD to QM9 test", False, "Frechet ChemNet distance (fcd-torch; NaN when missing)",
                       naturalness=True),
     "n_invalid": MetricMeta("invalid count", False, "samples that do not decode to a molecule"),
+    "proxy_oracle_gap": MetricMeta("proxy-oracle gap", False, "learned proxies only (gap): mean proxy score - "
+                                   "oracle score over valid molecules (> 0: the proxy is over-optimistic)"),
 }
 
 
@@ -150,6 +152,9 @@ class Molecules(Task):
         nll = elbo_nll(self.models.denoiser, x0.to(self.device), MASK_ID)  # (N,)
         metrics["nll"] = float(nll.mean())
         metrics["fcd"] = self.models.fcd(smiles)
+        valid = ~np.isnan(oracle)  # (N,)
+        if not objective.exact_proxy:
+            metrics["proxy_oracle_gap"] = float((proxy - oracle)[valid].mean()) if valid.any() else float("nan")
         per = obj.per_sample(spec, oracle_prop)  # (N,) each, invalid at its failure value
         rows = [{"smiles": s, "valid": s is not None, "proxy": float(p),
                  "oracle": None if np.isnan(o) else float(o), "property": None if np.isnan(v) else float(v),
