@@ -103,7 +103,7 @@ def _record_base(cell: Cell, task: Task, objective, method, cfg, steps: int, n: 
             "main_metric": objective.main_metric, "objective_meta": task.objective_meta(objective),
             "overrides": dict(cell.overrides),
             "budget": {"name": cell.budget, "nfe": budget * steps, "nfe_total": budget * steps * n},
-            "n_samples": n, "status": "", "error": None, "metrics": {}, "usage": {},
+            "n_samples": n, "status": "", "error": None, "metrics": {}, "metric_meta": {}, "usage": {},
             "env": environment(cell.device)}
 
 
