@@ -12,7 +12,7 @@ import torch
 
 from tasks.images import data
 from tasks.images.metrics import OracleFeatures, diversity, feature_stats, fid
-from tasks.images.rewards import png_bytes
+from tasks.images.rewards import png_bytes, worst_png_bytes
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "tasks" / "images" / "weights"
 
@@ -151,6 +151,11 @@ def test_tiny_smoke(tiny):
         assert set(metrics) <= set(tiny.metrics) and len(rows) == 6
         assert metrics["invalid_frac"] == pytest.approx(1 / 6)
         assert rows[1]["png_b64"] is None and rows[0]["png_b64"]
+        assert rows[1]["png_bytes"] == worst_png_bytes()  # an invalid sample counts as incompressible
+        assert metrics["png_bytes"] == pytest.approx(np.mean([r["png_bytes"] for r in rows]))
+        if spec != "compress":  # an invalid sample is a miss, and the accuracy is the mean over all rows
+            assert rows[1]["oracle_acc"] == 0.0
+            assert metrics["oracle_acc"] == pytest.approx(np.mean([r["oracle_acc"] for r in rows]))
         json.dumps(rows)
     objs = tiny.decode(x0)
     assert objs[1] is None and objs[0].shape == (28, 28) and objs[0].dtype == np.uint8
