@@ -13,6 +13,7 @@ variation between the empirical distribution of the returned samples and that pm
 from __future__ import annotations
 
 import itertools
+import math
 from functools import lru_cache
 from typing import Any
 
@@ -78,12 +79,13 @@ def tilted_pmf(reward, alpha: float) -> torch.Tensor:
 def tv_floor(pmf: torch.Tensor, n: int) -> float:
     """Expected TV between the empirical pmf of n iid draws of ``pmf`` and ``pmf`` itself, exactly.
 
-    E[½ Σ_z |N_z/n − q_z|] = ½ Σ_z E|N_z/n − q_z| with N_z ~ Binomial(n, q_z) (linearity of expectation)."""
-    q = pmf.double().clamp(1e-300, 1 - 1e-16)[:, None]  # (S, 1)
-    k = torch.arange(n + 1, dtype=torch.float64)[None]  # (1, n+1)
-    logc = torch.lgamma(torch.tensor(n + 1.0, dtype=torch.float64)) - torch.lgamma(k + 1) - torch.lgamma(n - k + 1)
-    pk = torch.exp(logc + k * q.log() + (n - k) * torch.log1p(-q))  # (S, n+1) binomial pmf per state
-    return float(0.5 * (pk * (k / n - q).abs()).sum())
+    E[½ Σ_z |N_z/n − q_z|] = ½ Σ_z E|N_z/n − q_z| with N_z ~ Binomial(n, q_z) (linearity of expectation), and
+    de Moivre's mean absolute deviation E|N − nq| = 2 m C(n, m) q^m (1 − q)^(n−m+1) with m = ⌊nq⌋ + 1."""
+    q = pmf.double().clamp(1e-300, 1 - 1e-16)  # (S,)
+    m = torch.floor(n * q) + 1  # (S,)
+    logc = math.lgamma(n + 1) - torch.lgamma(m + 1) - torch.lgamma(n - m + 1)
+    mad = 2 * m * torch.exp(logc + m * q.log() + (n - m + 1) * torch.log1p(-q))  # (S,) E|N − nq|
+    return 0.5 * float(torch.where(m <= n, mad, torch.zeros_like(mad)).sum()) / n
 
 
 def empirical_tv(x0: torch.Tensor, pmf: torch.Tensor) -> float:
