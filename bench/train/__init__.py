@@ -9,6 +9,7 @@ from bench.train.batches import Batcher
 from bench.train.config import TrainConfig, lr_multiplier
 from bench.train.fit import TrainResult, fit, seeded
 from bench.train.losses import gaussian, masked, supervised
+from bench.train.recipes import RunDirs, fit_supervised, plot_curves, summary, val_loss_probe
 
-__all__ = ["Batcher", "TrainConfig", "TrainResult", "fit", "gaussian", "lr_multiplier", "masked", "seeded",
-           "supervised"]
+__all__ = ["Batcher", "RunDirs", "TrainConfig", "TrainResult", "fit", "fit_supervised", "gaussian", "lr_multiplier",
+           "masked", "plot_curves", "seeded", "summary", "supervised", "val_loss_probe"]

@@ -101,8 +101,10 @@ def fit(name: str, net: torch.nn.Module, loss_fn: LossFn, batcher: Batcher, cfg:
     loader = torch.utils.data.DataLoader(_Steps(), batch_size=None, generator=torch.Generator())
     if ckpt.exists():
         log.info("%s: resuming from %s", name, ckpt)
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)  # its start-up banners and tips
     with seeded(cfg.seed, cfg.device), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", ".*(does not have many workers|resuming from a checkpoint that ended).*")
+        warnings.filterwarnings("ignore", ".*(does not have many workers|resuming from a checkpoint that ended"
+                                "|LeafSpec).*")
         _trainer(cfg, own + list(callbacks or []), folder, bar).fit(
             module, train_dataloaders=loader, ckpt_path=ckpt if ckpt.exists() else None, weights_only=False)
     out = result_net(module, ema).cpu()
