@@ -151,3 +151,34 @@ def test_quick_pretrain_end_to_end(task: str, tmp_path: Path, monkeypatch, capsy
         stats = json.loads((weights / "train_stats.json").read_text())
         assert f"{stats['val_loss_ema']:.4f}" in card and stats["steps"] == 5
     assert _committed() == before
+
+
+def _gpu_script():
+    spec = importlib.util.spec_from_file_location("train_all_gpu", Path(__file__).parents[1] / "scripts" /
+                                                  "train_all_gpu.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_gpu_script_refuses_quick_install_and_missing_cuda(tmp_path) -> None:
+    script = _gpu_script()
+    assert script.main(["--quick", "--install", "--device", "cpu", "--out", str(tmp_path / "a")]) == 2
+    if not torch.cuda.is_available():
+        assert script.main(["--out", str(tmp_path / "b")]) == 2
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+@pytest.mark.slow
+def test_gpu_script_quick_on_cpu_trains_every_task(tmp_path: Path) -> None:
+    """The one-call script for a GPU session, tested on CPU with --quick: every task's weights in one folder."""
+    missing = [t for t in REAL if not _available(t)]
+    if missing:
+        pytest.skip(f"data not installed: {missing}")
+    before = _committed()
+    assert _gpu_script().main(["--quick", "--device", "cpu", "--out", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert sorted(summary["tasks"]) == sorted(REAL)
+    for task in REAL:
+        assert EXPECTED[task] <= set(json.loads((tmp_path / task / "weights" / "manifest.json").read_text()))
+    assert _committed() == before

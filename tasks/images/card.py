@@ -14,20 +14,13 @@ from bench.diffusion.gaussian import GaussianFamily
 from bench.weights import write_manifest
 from tasks.images import data
 from tasks.images.metrics import OracleFeatures, diversity, feature_stats, fid, load_ref, save_ref
-from tasks.images.net import GuideNet, OracleNet, UNet
+from tasks.images.models import load_net
 from tasks.images.rewards import png_bytes, quantize
 
 log = logging.getLogger(__name__)
 
 N_SAMPLES = 256
 FLOOR_N = 64  # sample size at which the real-data FID floor is reported (the task's default_n)
-
-
-def _load(out_dir: Path, name: str, cls: type) -> torch.nn.Module:
-    blob = torch.load(out_dir / f"{name}.pt", map_location="cpu", weights_only=True)
-    net = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in blob["config"].items()})
-    net.load_state_dict(blob["state"])
-    return net.eval().requires_grad_(False)
 
 
 @torch.no_grad()
@@ -37,7 +30,7 @@ def _features(oracle: torch.nn.Module, x: torch.Tensor, batch: int = 1000) -> to
 
 def reference_stats(out_dir: Path) -> None:
     """Write ``ref_stats.npz``: oracle-feature statistics of the test images of each class and of all classes."""
-    oracle = _load(out_dir, "oracle", OracleNet)
+    oracle = load_net(out_dir, "oracle")
     xte, yte = data.load_split("test")
     feats = _features(oracle, data.to_model(xte))  # (10000, 64)
     stats = {str(k): feature_stats(feats[torch.from_numpy(yte == k)]) for k in range(10)}
@@ -46,15 +39,15 @@ def reference_stats(out_dir: Path) -> None:
     log.info("reference statistics written (%d test images)", len(feats))
 
 
-def base_quality(out_dir: Path, n: int = N_SAMPLES, steps: int = 50) -> dict:
-    """The base model's own numbers: FID vs all test images, oracle class histogram, real-data FID floors."""
-    unet, guide, oracle = (_load(out_dir, k, c) for k, c in (("unet", UNet), ("guide", GuideNet),
-                                                            ("oracle", OracleNet)))
+def base_quality(out_dir: Path, n: int = N_SAMPLES, steps: int = 50, device: str = "cpu") -> dict:
+    """The base model's own numbers: FID vs all test images, oracle class histogram, real-data FID floors
+    (samples drawn on ``device``, scored on CPU)."""
+    unet, guide, oracle = (load_net(out_dir, k) for k in ("unet", "guide", "oracle"))
     ref = load_ref(out_dir / "ref_stats.npz")
     feat = OracleFeatures(oracle)
     t0 = time.time()
-    fam = GaussianFamily(unet, data.SHAPE, "cosine", eta=1.0, clip=1.0)
-    x = quantize(sample_unguided(fam, n, steps, batch=128))  # (n, 1, 28, 28)
+    fam = GaussianFamily(unet.to(device), data.SHAPE, "cosine", eta=1.0, clip=1.0)
+    x = quantize(sample_unguided(fam, n, steps, batch=128).cpu())  # (n, 1, 28, 28)
     wall = time.time() - t0
     pred_o, pred_g = oracle(x).argmax(1), guide(x).argmax(1)  # (n,), (n,)
     xtr, ytr = data.load_split("train")
@@ -133,10 +126,10 @@ The two classifiers never see each other: different architectures, seeds, augmen
 """
 
 
-def write_card(out_dir: Path, seed: int = 0, quick: bool = False) -> None:
+def write_card(out_dir: Path, seed: int = 0, quick: bool = False, device: str = "cpu") -> None:
     """Compute base-model quality, write ``quality.json``, ``manifest.json`` and ``MODEL_CARD.md``."""
     out_dir = Path(out_dir)
-    quality = base_quality(out_dir, n=16 if quick else N_SAMPLES, steps=5 if quick else 50)
+    quality = base_quality(out_dir, n=16 if quick else N_SAMPLES, steps=5 if quick else 50, device=device)
     (out_dir / "quality.json").write_text(json.dumps(quality, indent=2, sort_keys=True) + "\n")
     logs = json.loads((out_dir / "train_log.json").read_text())
     write_manifest(out_dir)

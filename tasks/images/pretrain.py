@@ -30,6 +30,7 @@ from bench.train import (
     summary,
     val_loss_probe,
 )
+from bench.weights import write_manifest
 from tasks.images import data
 from tasks.images.net import GuideNet, OracleNet, UNet
 
@@ -96,7 +97,8 @@ def train_classifier(kind: str, runs: RunDirs, seed: int = 0, quick: bool = Fals
     res = fit_supervised(kind, net, x, y, "ce", cfg, runs.train(kind), epochs=None if quick else EPOCHS[kind],
                          transform=_flip_noise if kind == "guide" else _shift, val=(xv[:N_PROBE], yv[:N_PROBE]))
     torch.save({"state": res.net.state_dict(), "config": res.net.config}, runs.weights / f"{kind}.pt")
-    info = {**summary(res, cfg), "test_acc": round(accuracy(res.net, xv, yv), 4)}
+    n_acc = N_PROBE if quick else len(xv)
+    info = {**summary(res, cfg), "test_acc": round(accuracy(res.net, xv[:n_acc], yv[:n_acc]), 4), "n_test": n_acc}
     log.info("%s: %s", kind, info)
     _save_summary(runs.weights, kind, info)
     return res
@@ -119,6 +121,7 @@ def pretrain(out_dir: Path, seed: int = 0, quick: bool = False, device: str = "c
     results = {k: train_classifier(k, runs, seed, quick, device) for k in ("guide", "oracle")}
     results["unet"] = train_diffusion(runs, seed, quick, device)
     plot_curves(results, runs.weights / "training_curves.png")
+    write_manifest(runs.weights)  # the card's loaders check every file against it
     reference_stats(runs.weights)
-    write_card(runs.weights, seed, quick)
+    write_card(runs.weights, seed, quick, device)
     return runs.weights

@@ -1,6 +1,7 @@
 """Quality numbers of the unguided base model and the model card (``weights/MODEL_CARD.md``)."""
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import time
@@ -33,17 +34,17 @@ def forward_time(net: torch.nn.Module, batch: int = 512, reps: int = 3) -> float
 
 
 def quality_report(folder: Path, n: int = 1000, steps: int = DEFAULT_STEPS, seed: int = 0,
-                   quick: bool = False) -> dict:
-    """Sample n unguided molecules and measure validity, uniqueness, novelty, diversity, NLL, FCD and the
-    unguided oracle metrics of candidate objectives."""
+                   quick: bool = False, device: str = "cpu") -> dict:
+    """Sample n unguided molecules (on ``device``) and measure validity, uniqueness, novelty, diversity, NLL, FCD
+    and the unguided oracle metrics of candidate objectives (on CPU)."""
     from bench.diffusion.ancestral import sample_unguided
     from bench.diffusion.masked import MaskedFamily
     from tasks.molecules.sampling import elbo_nll
 
     models = load_models(folder).to(torch.device("cpu"))
-    family = MaskedFamily(models.denoiser, LENGTH, V)
+    family = MaskedFamily(copy.deepcopy(models.denoiser).to(device), LENGTH, V)
     t0 = time.time()
-    x0 = sample_unguided(family, n, steps, seed)  # (n, L)
+    x0 = sample_unguided(family, n, steps, seed).cpu()  # (n, L)
     sample_s = time.time() - t0
     raw = decode_tokens(x0)
     smiles = chem.canonical_or_none(raw)

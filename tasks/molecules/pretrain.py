@@ -67,7 +67,7 @@ def _validity_probe(quick: bool):
     n, steps = (8, 8) if quick else (128, 64)
 
     def probe(net: torch.nn.Module, step: int) -> dict[str, float]:
-        x0 = sample_unguided(MaskedFamily(net, data.LENGTH, data.V), n, steps, seed=0)  # (n, L)
+        x0 = sample_unguided(MaskedFamily(net, data.LENGTH, data.V), n, steps, seed=0).cpu()  # (n, L)
         return {"q_validity": sum(s is not None for s in canonical_or_none(data.decode_tokens(x0))) / n}
     return probe
 
@@ -164,16 +164,16 @@ def pretrain(out_dir: Path, seed: int = 0, quick: bool = False, device: str = "c
     diff, info["diff_predictor"] = stage_diff(runs, smiles, gap, sp, seed, quick, device)
     info["fcd_stats"] = stage_fcd(runs.weights, smiles, sp)
     plot_curves({"denoiser": den, **gaps, "diff_predictor": diff}, runs.weights / "training_curves.png")
-    finish(runs.weights, info, t0, quick)
+    finish(runs.weights, info, t0, quick, device)
     return runs.weights
 
 
-def finish(out: Path, info: dict, t0: float, quick: bool) -> None:
+def finish(out: Path, info: dict, t0: float, quick: bool, device: str = "cpu") -> None:
     """Quality numbers of the unguided model, pretrain_info.json, manifest and model card."""
     from tasks.molecules.card import quality_report, write_card
 
     write_manifest(out)
-    info["quality"] = quality_report(out, n=100 if quick else 1000, quick=quick)
+    info["quality"] = quality_report(out, n=100 if quick else 1000, quick=quick, device=device)
     info["total_wall_s"] = time.time() - t0
     (out / "pretrain_info.json").write_text(json.dumps(info, indent=2) + "\n")
     write_manifest(out)

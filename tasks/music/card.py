@@ -32,7 +32,7 @@ def _fmt(metrics: dict[str, float]) -> str:
     return " | ".join(f"{metrics[k]:.4f}" for k in keys)
 
 
-def _task_on(folder: Path):
+def _task_on(folder: Path, device: str = "cpu"):
     """The music task with its denoiser loaded from ``folder`` (a run's weights, not necessarily the committed)."""
     from tasks.music.models import load_denoiser
     from tasks.music.task import MusicTask
@@ -41,16 +41,17 @@ def _task_on(folder: Path):
         def _network(self):
             return load_denoiser(folder, self.device)
 
-    return FolderTask()
+    return FolderTask(device=device)
 
 
-def quality(folder: Path, n_samples: int, steps: int, seed: int = 0) -> tuple[dict, dict, float, torch.Tensor]:
-    """Metrics of unguided samples of the model in ``folder`` and of real validation excerpts (a data ceiling)
-    against the targets."""
-    task = _task_on(Path(folder))
+def quality(folder: Path, n_samples: int, steps: int, seed: int = 0,
+            device: str = "cpu") -> tuple[dict, dict, float, torch.Tensor]:
+    """Metrics of unguided samples (drawn on ``device``) of the model in ``folder`` and of real validation
+    excerpts (a data ceiling) against the targets."""
+    task = _task_on(Path(folder), device)
     obj = task.objective("all")
     t0 = time.time()
-    x = sample_unguided(task.build_family(), n_samples, steps, seed)
+    x = sample_unguided(task.build_family(), n_samples, steps, seed).cpu()  # (n, 2, 48, 64)
     wall = time.time() - t0
     inst = torch.arange(n_samples) % obj.n_instances
     m_gen, _ = task.evaluate(obj, x, inst)
@@ -68,11 +69,12 @@ def _recipe(stats: dict) -> str:
             f"seed {r['seed']}, device {r['device']}")
 
 
-def write_card(out_dir: Path, stats: dict, seed: int, n_samples: int = 170, steps: int = 100) -> Path:
+def write_card(out_dir: Path, stats: dict, seed: int, n_samples: int = 170, steps: int = 100,
+               device: str = "cpu") -> Path:
     """Sample, score and write ``MODEL_CARD.md`` (plus a piano-roll figure) into ``out_dir``."""
     from tasks.music.metrics import save_piano_roll_figure
 
-    m_gen, m_val, wall, x = quality(out_dir, n_samples, steps, seed)
+    m_gen, m_val, wall, x = quality(out_dir, n_samples, steps, seed, device)
     save_piano_roll_figure(x.numpy(), Path(out_dir) / "unguided_samples.png", n=4, title="unguided")
     oa_rows = "\n".join(f"| {k} | {m_gen[k]:.4f} | {m_val[k]:.4f} |" for k in m_gen if k.startswith("oa_"))
     text = f"""# music: Bach-chorale piano-roll DDPM (model card)

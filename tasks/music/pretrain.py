@@ -63,11 +63,11 @@ def pretrain(out_dir: Path, seed: int = 0, quick: bool = False, device: str = "c
     stats["quick"] = quick
     (runs.weights / STATS_FILE).write_text(json.dumps(stats, indent=2) + "\n")
     plot_curves({"denoiser": res}, runs.weights / "training_curves.png")
-    card(runs.weights, seed, quick)
+    card(runs.weights, seed, quick, device)
     return runs.weights
 
 
-def card(folder: Path, seed: int = 0, quick: bool = False) -> None:
+def card(folder: Path, seed: int = 0, quick: bool = False, device: str = "cpu") -> None:
     """Targets (when missing) and the model card of the model in ``folder``, from its weights and stats."""
     from tasks.music.card import write_card, write_targets
     from tasks.music.objectives import TARGETS_FILE
@@ -77,7 +77,7 @@ def card(folder: Path, seed: int = 0, quick: bool = False) -> None:
         write_targets()
     write_manifest(folder)
     stats = json.loads((Path(folder) / STATS_FILE).read_text())
-    write_card(folder, stats, seed, n_samples=8 if quick else 170, steps=10 if quick else 100)
+    write_card(folder, stats, seed, n_samples=8 if quick else 170, steps=10 if quick else 100, device=device)
     write_manifest(folder)
 
 
