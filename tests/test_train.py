@@ -107,3 +107,15 @@ def test_epoch_batcher_covers_every_row_once() -> None:
     gen = torch.Generator().manual_seed(0)
     rows = torch.cat([b.draw(gen)[0] for _ in range(b.steps_per_epoch)])
     assert sorted(rows.tolist()) == list(range(10)) and b.steps_per_epoch == 3
+
+
+def test_library_code_seeds_the_global_rng_only_inside_fork_rng() -> None:
+    """Every ``torch.manual_seed(`` in bench/, tasks/, methods/ sits in a ``fork_rng`` block (at most 2 lines up)."""
+    root = Path(__file__).resolve().parents[1]
+    bad = []
+    for path in [p for d in ("bench", "tasks", "methods") for p in (root / d).rglob("*.py")]:
+        lines = path.read_text().splitlines()
+        for i, line in enumerate(lines):
+            if "torch.manual_seed(" in line and not any("fork_rng" in x for x in lines[max(0, i - 2):i]):
+                bad.append(f"{path.relative_to(root)}:{i + 1}")
+    assert not bad, bad
