@@ -152,6 +152,10 @@ def test_quick_pretrain_end_to_end(task: str, tmp_path: Path, monkeypatch, capsy
     if task == "music":  # the card describes the new model, not the committed one
         stats = json.loads((weights / "train_stats.json").read_text())
         assert f"{stats['val_loss_ema']:.4f}" in card and stats["steps"] == 5
+        first = torch.load(weights / "denoiser.pt", weights_only=True)["state"]
+        assert main(["pretrain", "--task", task, "--quick", "--out", str(tmp_path / "run")]) == 0  # resumes
+        again = torch.load(weights / "denoiser.pt", weights_only=True)["state"]
+        assert all(torch.equal(first[k], again[k]) for k in first)
     assert _committed() == before
 
 

@@ -5,6 +5,7 @@ import copy
 import csv
 import logging
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -126,3 +127,16 @@ class LastCheckpoint(L.Callback):
             tmp = self.path.with_name(self.path.name + ".tmp")
             trainer.save_checkpoint(tmp)
             os.replace(tmp, self.path)
+
+
+def stderr_bar() -> L.Callback:
+    """Lightning's training progress bar on stderr (its default is stdout, which carries results here)."""
+    from lightning.pytorch.callbacks import TQDMProgressBar
+    from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
+
+    class StderrBar(TQDMProgressBar):
+        def init_train_tqdm(self) -> Tqdm:
+            return Tqdm(desc=self.train_description, position=2 * self.process_position, disable=self.is_disabled,
+                        leave=True, dynamic_ncols=True, file=sys.stderr, smoothing=0, bar_format=self.BAR_FORMAT)
+
+    return StderrBar()

@@ -87,7 +87,7 @@ def fit(name: str, net: torch.nn.Module, loss_fn: LossFn, batcher: Batcher, cfg:
     bar is shown when stderr is a terminal; otherwise log lines every ``cfg.log_every`` steps. ``callbacks``:
     extra Lightning callbacks (run after the stack's own).
     """
-    from bench.train.callbacks import EMA, LastCheckpoint, Monitor, result_net
+    from bench.train.callbacks import EMA, LastCheckpoint, Monitor, result_net, stderr_bar
     from bench.train.module import LossModule
 
     folder = Path(folder)
@@ -96,7 +96,8 @@ def fit(name: str, net: torch.nn.Module, loss_fn: LossFn, batcher: Batcher, cfg:
     bar = sys.stderr.isatty()
     ema = EMA(cfg) if cfg.ema is not None else None
     monitor = Monitor(folder / LOG, cfg, name, ema, probe, lines=not bar)
-    own = [c for c in (ema, monitor, LastCheckpoint(ckpt, cfg.ckpt_every, cfg.steps)) if c is not None]
+    own = [c for c in (ema, monitor, LastCheckpoint(ckpt, cfg.ckpt_every, cfg.steps), stderr_bar() if bar else None)
+           if c is not None]
     module = LossModule(net, loss_fn, batcher, cfg)
     loader = torch.utils.data.DataLoader(_Steps(), batch_size=None, generator=torch.Generator())
     if ckpt.exists():
