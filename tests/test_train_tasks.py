@@ -109,7 +109,7 @@ def _available(task: str) -> bool:
     if task == "images":
         from tasks.images import data
         return (data.data_dir() / "train-images-idx3-ubyte.gz").exists()
-    return importlib.util.find_spec("music21") is not None or Path("tasks/music/data/chorales_notes.npz").exists()
+    return importlib.util.find_spec("music21") is not None or (ROOT / "tasks/music/data/chorales_notes.npz").exists()
 
 
 EXPECTED = {"molecules": {"denoiser.pt", "gap_proxy.pt", "gap_oracle.pt", "diff_predictor.pt", "train_smiles.txt.gz",
