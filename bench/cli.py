@@ -83,11 +83,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beam", type=int, default=2)
     p.add_argument("--out", type=Path, default=Path("results/tuning"))
     p.add_argument("--device", default="cpu")
-    p = sub.add_parser("pretrain", help="retrain a task's committed weights")
+    p = sub.add_parser("pretrain", help="train a task's models into a new run folder (bench.train)")
     p.add_argument("--task", required=True)
-    p.add_argument("--out", type=Path, default=None, help="weights folder (default: the task's weights/)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="run folder (default: a new runs/pretrain/<task>-<UTC stamp>/); an existing one resumes")
+    p.add_argument("--resume", action="store_true", help="continue the newest run folder of the task")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--quick", action="store_true", help="a few steps only (smoke test)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:k] (bf16 autocast)")
+    p.add_argument("--quick", action="store_true", help="a few steps only (smoke test; cannot be installed)")
+    p.add_argument("--install", action="store_true",
+                   help="copy the run's weights/ over the task's committed weights (refused with --quick)")
     return ap
 
 

@@ -116,15 +116,40 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def pretrain_folder(task: str, root: Path = Path("runs/pretrain")) -> Path:
+    """A new run folder ``runs/pretrain/<task>-<UTC stamp>`` (never the committed weights)."""
+    import datetime as dt
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return root / f"{task}-{stamp}"
+
+
+def latest_pretrain_folder(task: str, root: Path = Path("runs/pretrain")) -> Path:
+    """The newest run folder of ``task`` (``--resume``)."""
+    runs = sorted(root.glob(f"{task}-*"))
+    if not runs:
+        raise FileNotFoundError(f"no pretraining run of {task!r} under {root} to resume")
+    return runs[-1]
+
+
 def cmd_pretrain(args: argparse.Namespace) -> int:
+    from bench.weights import install, task_folder
     cls = registry.tasks().get(args.task)
     if not cls.pretrain_entry:
         print(f"bench: task {args.task!r} has no weights to train (analytic model)", file=sys.stderr)
         return 0
+    if args.install and args.quick:
+        print("bench: --install is refused for --quick runs (smoke-test weights never replace the committed ones)",
+              file=sys.stderr)
+        return 2
+    out = args.out or (latest_pretrain_folder(cls.name) if args.resume else pretrain_folder(cls.name))
     module, fn = cls.pretrain_entry.split(":")
-    out = args.out or Path(importlib.import_module(cls.__module__).__file__).parent / "weights"
-    getattr(importlib.import_module(module), fn)(Path(out), seed=args.seed, quick=args.quick)
-    print(f"weights: {out}")
+    weights = getattr(importlib.import_module(module), fn)(Path(out), seed=args.seed, quick=args.quick,
+                                                            device=args.device)
+    print(f"weights: {weights}")
+    if args.install:
+        dst = task_folder(cls)
+        install(weights, dst)
+        print(f"installed: {weights} -> {dst}")
     return 0
 
 

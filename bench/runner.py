@@ -19,6 +19,7 @@ from bench.method import Context, Incompatible
 from bench.records import SCHEMA_VERSION, append_jsonl, config_hash, done_cells, environment, git_state, write_samples
 from bench.rng import Streams
 from bench.task import MetricMeta, Task
+from bench.weights import weights_sha256
 
 log = logging.getLogger("bench")
 
@@ -96,7 +97,7 @@ def _record_base(cell: Cell, task: Task, objective, method, cfg, steps: int, n: 
     budget = parse_budget(cell.budget)
     payload = {"task": task.name, "task_version": task.version, "tiny": cell.tiny, "objective": objective.name,
                "method": method.key, "method_version": method.version, "config": dataclasses.asdict(cfg),
-               "budget": cell.budget, "steps": steps, "n": n}
+               "budget": cell.budget, "steps": steps, "n": n, "weights_sha256": weights_sha256(task)}
     key = f"{task.name}|{objective.name}|{method.key}|{cell.budget}|{cell.seed}"
     return {"schema_version": SCHEMA_VERSION, "run_id": "", "git_sha": sha, "git_dirty": dirty, **payload,
             "config_hash": config_hash(payload), "cell": key, "seed": cell.seed,

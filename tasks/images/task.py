@@ -18,7 +18,7 @@ import torch
 
 from bench.task import MetricMeta, Objective, Task
 from tasks.images import data
-from tasks.images.nets import GuideNet, OracleNet, UNet
+from tasks.images.net import GuideNet, OracleNet, UNet
 
 WEIGHTS = Path(__file__).parent / "weights"
 

@@ -1,4 +1,5 @@
-"""Loading the committed models of the molecules task (sha256-checked) or building the tiny random miniature."""
+"""Loading the committed models of the molecules task (lazily, through `bench.weights`: sha256 checked once per
+process) or building the tiny random miniature."""
 from __future__ import annotations
 
 import logging
@@ -10,6 +11,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from bench.train.fit import seeded
 from bench.weights import checked_path, load_state
 from tasks.molecules.data import LENGTH, V, read_smiles_gz
 from tasks.molecules.net import FingerprintMLP, OneHotPredictor, SmilesDenoiser
@@ -99,11 +101,12 @@ def load_models(folder: Path) -> Models:
 
 
 def tiny_models(seed: int = 0) -> Models:
-    """Random-initialised miniature (no weight files): a 1-layer denoiser and small regressors."""
-    torch.manual_seed(seed)
-    den = SmilesDenoiser(V, LENGTH, d=32, layers=1, heads=2, ff=2)
-    diff = DiffPredictor(OneHotPredictor(V, LENGTH, len(TINY_PROPS), width=16), TINY_PROPS,
-                         [1.5, 0.3, 0.45, 4.0, 0.25], [1.0, 1.0, 0.1, 1.0, 0.05])
-    proxy = (FingerprintMLP(2048, (16,)), "morgan_bits", 0.25, 0.05)
-    oracle = (FingerprintMLP(2048, (16, 16)), "count_features", 0.25, 0.05)
+    """Random-initialised miniature (no weight files): a 1-layer denoiser and small regressors, built under
+    ``fork_rng`` (the caller's global RNG is left as it was)."""
+    with seeded(seed):
+        den = SmilesDenoiser(V, LENGTH, d=32, layers=1, heads=2, ff=2)
+        diff = DiffPredictor(OneHotPredictor(V, LENGTH, len(TINY_PROPS), width=16), TINY_PROPS,
+                             [1.5, 0.3, 0.45, 4.0, 0.25], [1.0, 1.0, 0.1, 1.0, 0.05])
+        proxy = (FingerprintMLP(2048, (16,)), "morgan_bits", 0.25, 0.05)
+        oracle = (FingerprintMLP(2048, (16, 16)), "count_features", 0.25, 0.05)
     return Models(den.eval(), diff.eval(), proxy, oracle)

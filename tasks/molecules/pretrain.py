@@ -1,8 +1,10 @@
-"""`bench pretrain --task molecules`: reproduce every committed file under ``tasks/molecules/weights/``.
+"""`bench pretrain --task molecules`: every file of ``tasks/molecules/weights/`` into a new run folder.
 
-Stages (each 1 CPU thread): QM9 load and split -> reference SMILES files -> MDLM denoiser -> gap proxy (half A)
-and gap oracle (half B) -> one-hot differentiable predictor (half A) -> FCD reference statistics (when fcd-torch is
-installed) -> quality numbers -> manifest and model card. ``quick=True`` runs a few steps on small subsets (smoke).
+Stages (on the shared stack, ``bench.train``): QM9 load and split -> reference SMILES files -> MDLM denoiser ->
+gap proxy (half A) and gap oracle (half B) -> one-hot differentiable predictor (half A) -> FCD reference statistics
+(when fcd-torch is installed) -> quality numbers -> manifest, training curves and model card. Every model resumes
+from its checkpoint under ``<run>/train/<model>/`` when the same run folder is given again. ``quick=True`` runs a
+few steps on a 3,000-molecule subset (a smoke test of the path; never installed).
 """
 from __future__ import annotations
 
@@ -13,20 +15,33 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
+from bench.train import (
+    Batcher,
+    RunDirs,
+    TrainConfig,
+    fit,
+    fit_supervised,
+    masked,
+    plot_curves,
+    seeded,
+    summary,
+    val_loss_probe,
+)
 from bench.weights import write_manifest
 from tasks.molecules import data, models, regress
-from tasks.molecules.train import BASE_CONFIG, train_denoiser
+from tasks.molecules.net import FingerprintMLP, OneHotPredictor, SmilesDenoiser
 
 log = logging.getLogger(__name__)
 
-BASE_BATCH = 256
-# MDLM denoiser phases (steps, peak lr, warmup, seed offset, CPU threads). Phase k > 0 continues from phase k-1's
-# EMA weights with a fresh AdamW and a fresh warmup-cosine schedule; each phase's result is saved before the next
-# starts, so an interrupted run resumes with ``--from-phase``.
-DENOISER_PHASES = ((2000, 1e-3, 200, 0, 1), (1500, 5e-4, 100, 10, 1), (10000, 5e-4, 200, 20, 2))
+BASE_CONFIG = dict(d=128, layers=4, heads=4, ff=4)
+DENOISER = TrainConfig(steps=13500, batch=256, lr=1e-3, warmup=200, lr_floor=0.05, weight_decay=0.01,
+                       betas=(0.9, 0.98), clip=1.0, ema=0.999, ema_warmup=True, ckpt_every=500, probe_every=500)
+REGRESSOR = TrainConfig(steps=0, batch=256, lr=1e-3, weight_decay=1e-4, ckpt_every=500, log_every=100)
 GAP_EPOCHS, DIFF_EPOCHS, DIFF_WIDTH, DIFF_N = 15, 6, 96, 20000
 SEEDS = {"denoiser": 0, "gap_proxy": 1, "gap_oracle": 2, "diff": 3}
+QUICK_STEPS = 3
 
 
 def prepare(quick: bool) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
@@ -43,67 +58,85 @@ def stage_reference(out: Path, smiles: list[str], sp: dict[str, np.ndarray]) -> 
     data.write_smiles_gz(out / models.TEST_SMILES, sorted({smiles[i] for i in sp["test"]}))
 
 
-def stage_denoiser(out: Path, smiles: list[str], sp: dict[str, np.ndarray], seed: int, quick: bool,
-                   start: int = 0, done: list[dict] | None = None) -> dict:
-    """Train the MDLM denoiser phase by phase (``DENOISER_PHASES[start:]``) and save it after every phase.
+def _validity_probe(quick: bool):
+    """Quality probe: validity of a few unguided samples (``q_validity``)."""
+    from bench.diffusion.ancestral import sample_unguided
+    from bench.diffusion.masked import MaskedFamily
+    from tasks.molecules.chem import canonical_or_none
 
-    ``start > 0`` continues from the ``denoiser.pt`` already in ``out`` (the result of the earlier phases, whose
-    logs are ``done``).
-    """
+    n, steps = (8, 8) if quick else (128, 64)
+
+    def probe(net: torch.nn.Module, step: int) -> dict[str, float]:
+        x0 = sample_unguided(MaskedFamily(net, data.LENGTH, data.V), n, steps, seed=0).cpu()  # (n, L)
+        return {"q_validity": sum(s is not None for s in canonical_or_none(data.decode_tokens(x0))) / n}
+    return probe
+
+
+def stage_denoiser(runs: RunDirs, smiles: list[str], sp: dict[str, np.ndarray], seed: int, quick: bool,
+                   device: str):
+    """Train the MDLM denoiser; save its EMA weights as ``denoiser.pt``."""
     x = data.encode(smiles)  # (n, L)
-    phases = list(done or [])
-    state = torch.load(out / models.DENOISER, weights_only=True)["state"] if start else None
-    for k, (steps, lr, warmup, offset, threads) in enumerate(DENOISER_PHASES[start:], start):
-        torch.set_num_threads(threads)
-        log.info("denoiser phase %d: %d steps, peak lr %g, %d threads", k + 1, steps, lr, threads)
-        net, ph = train_denoiser(x[sp["train"]], x[sp["val"]], seed + SEEDS["denoiser"] + offset,
-                                 3 if quick else steps, BASE_BATCH, lr=lr, init_state=state, warmup=warmup)
-        state = net.state_dict()
-        phases.append({**ph, "warmup": warmup, "threads": threads})
-        torch.save({"config": net.config, "state": state}, out / models.DENOISER)
-    torch.set_num_threads(1)
-    last = phases[-1]
-    return {"phases": phases, "batch": BASE_BATCH, "val_loss": last["val_loss"],
-            "final_train_loss": last["final_train_loss"], "wall_s": sum(p["wall_s"] for p in phases),
-            "params": sum(p.numel() for p in net.parameters())}
+    cfg = DENOISER.with_(seed=seed + SEEDS["denoiser"], device=device,
+                         **({"steps": QUICK_STEPS, "warmup": 1, "log_every": 1} if quick else {}))
+    with seeded(cfg.seed):
+        net = SmilesDenoiser(data.V, data.LENGTH, **BASE_CONFIG)
+    loss = masked(data.MASK_ID)
+    probe = val_loss_probe(loss, (x[sp["val"]][: 256 if quick else 2048],), extra=_validity_probe(quick))
+    res = fit("denoiser", net, loss, Batcher((x[sp["train"]],), cfg.batch), cfg, runs.train("denoiser"), probe)
+    torch.save({"config": res.net.config, "state": res.net.state_dict()}, runs.weights / models.DENOISER)
+    return res, {**summary(res, cfg), "batch": cfg.batch}
 
 
-def stage_gap(out: Path, smiles: list[str], gap: np.ndarray, sp: dict[str, np.ndarray], seed: int,
-              quick: bool) -> dict:
+def _regressor_cfg(seed: int, quick: bool, device: str) -> TrainConfig:
+    return REGRESSOR.with_(seed=seed, device=device, **({"log_every": 1, "steps": QUICK_STEPS} if quick else {}))
+
+
+def stage_gap(runs: RunDirs, smiles: list[str], gap: np.ndarray, sp: dict[str, np.ndarray], seed: int,
+              quick: bool, device: str):
     """Gap proxy (half A, Morgan bits MLP) and oracle (half B, count-fingerprint MLP); test MAE of each."""
-    arr, info, epochs = np.array(smiles, dtype=object), {}, 1 if quick else GAP_EPOCHS
-    for name, half, cfg, fname in (("gap_proxy", "half_a", regress.GAP_PROXY, models.GAP_PROXY),
-                                   ("gap_oracle", "half_b", regress.GAP_ORACLE, models.GAP_ORACLE)):
-        idx = sp[half]
-        t0 = time.time()
-        saved = regress.train_gap_regressor(list(arr[idx]), gap[idx], cfg, seed + SEEDS[name], epochs)
-        torch.save(saved, out / fname)
+    arr, info, results = np.array(smiles, dtype=object), {}, {}
+    for name, half, spec, fname in (("gap_proxy", "half_a", regress.GAP_PROXY, models.GAP_PROXY),
+                                    ("gap_oracle", "half_b", regress.GAP_ORACLE, models.GAP_ORACLE)):
+        idx, cfg = sp[half], _regressor_cfg(seed + SEEDS[name], quick, device)
+        x = torch.from_numpy(regress.featurise(list(arr[idx]), spec["features"]))  # (n, F)
+        y, mean, std = regress.standardise(gap[idx].astype(np.float64))
+        with seeded(cfg.seed):
+            net = FingerprintMLP(x.shape[1], tuple(spec["hidden"]), spec["dropout"])
+        res = fit_supervised(name, net, x, torch.from_numpy(y).float(), "mse", cfg, runs.train(name),
+                             epochs=None if quick else GAP_EPOCHS)
+        saved = {"config": res.net.config, "features": spec["features"], "state": res.net.state_dict(),
+                 "mean": float(mean), "std": float(std)}
+        torch.save(saved, runs.weights / fname)
         pred = regress.predict_gap(regress.load_gap_regressor(saved), list(arr[sp["test"]]))
-        info[name] = {"train_half": half, "n_train": int(len(idx)), "features": cfg["features"],
-                      "hidden": list(cfg["hidden"]), "epochs": epochs, "wall_s": time.time() - t0,
-                      "test_mae_hartree": float(np.abs(pred - gap[sp["test"]]).mean()),
-                      "params": sum(v.numel() for v in saved["state"].values())}
-    return info
+        results[name] = res
+        info[name] = {**summary(res, cfg), "train_half": half, "n_train": int(len(idx)),
+                      "features": spec["features"], "hidden": list(spec["hidden"]),
+                      "epochs": 0 if quick else GAP_EPOCHS,
+                      "test_mae_hartree": float(np.abs(pred - gap[sp["test"]]).mean())}
+    return results, info
 
 
-def stage_diff(out: Path, smiles: list[str], gap: np.ndarray, sp: dict[str, np.ndarray], seed: int,
-               quick: bool) -> dict:
+def stage_diff(runs: RunDirs, smiles: list[str], gap: np.ndarray, sp: dict[str, np.ndarray], seed: int,
+               quick: bool, device: str):
     """One-hot CNN predictor of DIFF_PROPS trained on the first DIFF_N of half A; per-property test MAE."""
     arr = np.array(smiles, dtype=object)
     a, te = sp["half_a"][:DIFF_N], sp["test"][: 2000 if not quick else 200]
-    t0 = time.time()
-    props = regress.property_table(list(arr[a]), gap[a])
-    saved = regress.train_diff_predictor(list(arr[a]), props, seed + SEEDS["diff"], 1 if quick else DIFF_EPOCHS,
-                                         DIFF_WIDTH)
-    torch.save(saved, out / models.DIFF)
-    pred_net = models.build_diff_predictor(saved)
+    y, mean, std = regress.standardise(regress.property_table(list(arr[a]), gap[a]))
+    x = F.one_hot(data.encode(list(arr[a])), data.V).float()  # (n, L, V)
+    cfg = _regressor_cfg(seed + SEEDS["diff"], quick, device)
+    with seeded(cfg.seed):
+        net = OneHotPredictor(data.V, data.LENGTH, len(regress.DIFF_PROPS), DIFF_WIDTH)
+    res = fit_supervised("diff_predictor", net, x, torch.from_numpy(y).float(), "mse", cfg, runs.train("diff"),
+                         epochs=None if quick else DIFF_EPOCHS)
+    saved = {"config": res.net.config, "props": list(regress.DIFF_PROPS), "state": res.net.state_dict(),
+             "mean": mean.tolist(), "std": std.tolist()}
+    torch.save(saved, runs.weights / models.DIFF)
     true = regress.property_table(list(arr[te]), gap[te])
     with torch.inference_mode():
-        pred = pred_net(torch.nn.functional.one_hot(data.encode(list(arr[te])), data.V).float()).double().numpy()
-    mae = np.abs(pred - true).mean(0)
-    return {"n_train": int(len(a)), "epochs": 1 if quick else DIFF_EPOCHS, "wall_s": time.time() - t0,
-            "params": sum(v.numel() for v in saved["state"].values()),
-            "test_mae": {p: float(m) for p, m in zip(regress.DIFF_PROPS, mae)}, "n_test": int(len(te))}
+        pred = models.build_diff_predictor(saved)(F.one_hot(data.encode(list(arr[te])), data.V).float())
+    mae = np.abs(pred.double().numpy() - true).mean(0)
+    return res, {**summary(res, cfg), "n_train": int(len(a)), "epochs": 0 if quick else DIFF_EPOCHS,
+                 "test_mae": {p: float(m) for p, m in zip(regress.DIFF_PROPS, mae)}, "n_test": int(len(te))}
 
 
 def stage_fcd(out: Path, smiles: list[str], sp: dict[str, np.ndarray]) -> bool:
@@ -118,58 +151,30 @@ def stage_fcd(out: Path, smiles: list[str], sp: dict[str, np.ndarray]) -> bool:
     return True
 
 
-def pretrain(out_dir: Path, seed: int = 0, quick: bool = False) -> None:
-    """Reproduce every committed weight file of the task into ``out_dir``, then the manifest and model card."""
+def pretrain(out_dir: Path, seed: int = 0, quick: bool = False, device: str = "cpu") -> Path:
+    """Train every model of the task into the run folder ``out_dir``; returns its ``weights/`` folder."""
     torch.set_num_threads(1)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.time()
+    runs, t0 = RunDirs(Path(out_dir)), time.time()
     smiles, gap, sp = prepare(quick)
-    stage_reference(out, smiles, sp)
-    info = {"seed": seed, "quick": quick, "n_molecules": len(smiles),
+    stage_reference(runs.weights, smiles, sp)
+    info = {"seed": seed, "quick": quick, "device": device, "n_molecules": len(smiles),
             "split": {k: int(len(v)) for k, v in sp.items()}, "base_config": BASE_CONFIG}
-    info["denoiser"] = stage_denoiser(out, smiles, sp, seed, quick)
-    info["gap"] = stage_gap(out, smiles, gap, sp, seed, quick)
-    info["diff_predictor"] = stage_diff(out, smiles, gap, sp, seed, quick)
-    info["fcd_stats"] = stage_fcd(out, smiles, sp)
-    finish(out, info, t0, quick)
+    den, info["denoiser"] = stage_denoiser(runs, smiles, sp, seed, quick, device)
+    gaps, info["gap"] = stage_gap(runs, smiles, gap, sp, seed, quick, device)
+    diff, info["diff_predictor"] = stage_diff(runs, smiles, gap, sp, seed, quick, device)
+    info["fcd_stats"] = stage_fcd(runs.weights, smiles, sp)
+    plot_curves({"denoiser": den, **gaps, "diff_predictor": diff}, runs.weights / "training_curves.png")
+    finish(runs.weights, info, t0, quick, device)
+    return runs.weights
 
 
-def finish(out: Path, info: dict, t0: float, quick: bool) -> None:
+def finish(out: Path, info: dict, t0: float, quick: bool, device: str = "cpu") -> None:
     """Quality numbers of the unguided model, pretrain_info.json, manifest and model card."""
     from tasks.molecules.card import quality_report, write_card
 
     write_manifest(out)
-    info["quality"] = quality_report(out, n=100 if quick else 1000, quick=quick)
-    info["total_wall_s"] = info.get("total_wall_s", 0.0) + time.time() - t0
+    info["quality"] = quality_report(out, n=100 if quick else 1000, quick=quick, device=device)
+    info["total_wall_s"] = time.time() - t0
     (out / "pretrain_info.json").write_text(json.dumps(info, indent=2) + "\n")
     write_manifest(out)
     write_card(out, info)
-
-
-def resume(out_dir: Path, start: int) -> None:
-    """Continue the denoiser from phase ``start`` (0-based) on the weights and ``pretrain_info.json`` in
-    ``out_dir``; the other stages' files are kept; quality numbers, manifest and card are rewritten."""
-    out, t0 = Path(out_dir), time.time()
-    info = json.loads((out / "pretrain_info.json").read_text())
-    done = info["denoiser"]["phases"][:start]
-    if len(done) != start:
-        raise SystemExit(f"pretrain_info.json records {len(done)} denoiser phases; cannot start at phase {start}")
-    smiles, _, sp = prepare(info["quick"])
-    info["denoiser"] = stage_denoiser(out, smiles, sp, info["seed"], info["quick"], start, done)
-    info.setdefault("notes", []).append(
-        f"Denoiser phases {start + 1}-{len(DENOISER_PHASES)} were run by `python -m tasks.molecules.pretrain "
-        f"--from-phase {start}` on the saved result of phases 1-{start}; `bench pretrain --task molecules` runs "
-        "every phase in one go.")
-    finish(out, info, t0, info["quick"])
-
-
-if __name__ == "__main__":
-    import argparse
-
-    ap = argparse.ArgumentParser(description="continue the molecules denoiser from a given phase")
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "weights")
-    ap.add_argument("--from-phase", type=int, required=True, help="0-based index into DENOISER_PHASES")
-    args = ap.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    resume(args.out, args.from_phase)

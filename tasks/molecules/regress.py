@@ -1,17 +1,14 @@
-"""Property regressors: the gap proxy / gap oracle (fingerprint MLPs on disjoint halves of QM9 train) and the
-differentiable one-hot predictor of every objective's property. All trained with 1 CPU thread."""
+"""Property regressors at run time: features, standardisation, rebuilding the gap proxy / gap oracle (fingerprint
+MLPs on disjoint halves of QM9 train) and predicting with them. Their training is in ``pretrain.py``."""
 from __future__ import annotations
 
 import logging
-import time
 
 import numpy as np
 import torch
-import torch.nn as nn
 
 from tasks.molecules import chem
-from tasks.molecules.data import LENGTH, V, encode
-from tasks.molecules.net import FingerprintMLP, OneHotPredictor
+from tasks.molecules.net import FingerprintMLP
 
 log = logging.getLogger(__name__)
 
@@ -29,62 +26,16 @@ def featurise(smiles: list[str | None], kind: str) -> np.ndarray:
     raise ValueError(f"unknown feature kind {kind!r}")
 
 
-def fit(net: nn.Module, x: torch.Tensor, y: torch.Tensor, seed: int, epochs: int, batch: int = 256,
-        lr: float = 1e-3) -> nn.Module:
-    """Minimise MSE(net(x), y) with AdamW and a cosine learning rate; returns net in eval mode."""
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    steps = epochs * ((len(x) + batch - 1) // batch)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    t0 = time.time()
-    for ep in range(epochs):
-        net.train()
-        perm = torch.randperm(len(x), generator=gen)  # (n,)
-        total = 0.0
-        for i in range(0, len(x), batch):
-            idx = perm[i:i + batch]
-            loss = nn.functional.mse_loss(net(x[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += loss.item() * len(idx)
-        log.info("epoch %d/%d mse %.4f wall %.0fs", ep + 1, epochs, total / len(x), time.time() - t0)
-    return net.eval()
-
-
 def standardise(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(y - mean) / std per column, plus mean and std (columns of a 2-D array or a 1-D vector)."""
     mean, std = y.mean(0), y.std(0) + 1e-8
     return (y - mean) / std, mean, std
 
 
-def train_gap_regressor(smiles: list[str], gap: np.ndarray, cfg: dict, seed: int, epochs: int) -> dict:
-    """Train one fingerprint MLP on (smiles, gap); returns a savable dict (config, state, mean, std)."""
-    torch.manual_seed(seed)
-    x = torch.from_numpy(featurise(smiles, cfg["features"]))  # (n, F)
-    y, mean, std = standardise(gap.astype(np.float64))
-    net = FingerprintMLP(x.shape[1], tuple(cfg["hidden"]), cfg["dropout"])
-    fit(net, x, torch.from_numpy(y).float(), seed, epochs)
-    return {"config": net.config, "features": cfg["features"], "state": net.state_dict(),
-            "mean": float(mean), "std": float(std)}
-
-
 def property_table(smiles: list[str], gap: np.ndarray) -> np.ndarray:
     """(n, len(DIFF_PROPS)) exact RDKit properties plus the DFT gap."""
     cols = [chem.properties(smiles, p) for p in DIFF_PROPS[:-1]]
     return np.stack([*cols, gap.astype(np.float64)], axis=1)
-
-
-def train_diff_predictor(smiles: list[str], props: np.ndarray, seed: int, epochs: int, width: int = 96) -> dict:
-    """Train the one-hot CNN on token one-hots -> standardised DIFF_PROPS; returns a savable dict."""
-    torch.manual_seed(seed)
-    x = nn.functional.one_hot(encode(smiles), V).float()  # (n, L, V)
-    y, mean, std = standardise(props)
-    net = OneHotPredictor(V, LENGTH, len(DIFF_PROPS), width)
-    fit(net, x, torch.from_numpy(y).float(), seed, epochs)
-    return {"config": net.config, "props": list(DIFF_PROPS), "state": net.state_dict(),
-            "mean": mean.tolist(), "std": std.tolist()}
 
 
 def load_gap_regressor(saved: dict) -> tuple[FingerprintMLP, str, float, float]:

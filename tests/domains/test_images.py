@@ -203,23 +203,3 @@ def test_real_oracle_accuracy_on_test_subset():
     with torch.no_grad():
         acc = (task.oracle(x).argmax(1) == y).float().mean().item()
     assert acc >= 0.88
-
-
-@pytest.mark.slow
-def test_quick_pretrain_roundtrip(tmp_path, monkeypatch):
-    """`pretrain(quick=True)` writes every weight file, a manifest and a card that the task then loads."""
-    try:
-        data.load_split("test")
-    except FileNotFoundError:
-        pytest.skip("dataset-fashion-mnist not installed")
-    from tasks.images.pretrain import pretrain
-    from tasks.images.task import ImagesTask
-
-    pretrain(tmp_path, seed=0, quick=True)
-    man = json.loads((tmp_path / "manifest.json").read_text())
-    assert {"unet.pt", "guide.pt", "oracle.pt", "ref_stats.npz"} <= set(man)
-    assert "QUICK" in (tmp_path / "MODEL_CARD.md").read_text()
-    monkeypatch.setenv("GUIDEBENCH_IMAGES_WEIGHTS", str(tmp_path))
-    task = ImagesTask()
-    metrics, _ = task.evaluate(task.objective("label=0"), torch.zeros(4, 1, 28, 28), torch.zeros(4, dtype=torch.long))
-    assert 0.0 <= metrics["oracle_acc"] <= 1.0

@@ -208,28 +208,6 @@ def test_fcd_on_real_samples() -> None:
     assert math.isfinite(value)
 
 
-@pytest.mark.slow
-def test_quick_pretrain(tmp_path: Path) -> None:
-    import importlib.util
-
-    if importlib.util.find_spec("qm9pack") is None:
-        pytest.skip("qm9pack is not installed")
-    from tasks.molecules.pretrain import DENOISER_PHASES, pretrain, resume
-
-    pretrain(tmp_path, seed=0, quick=True)
-    manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert {"denoiser.pt", "gap_proxy.pt", "gap_oracle.pt", "diff_predictor.pt"} <= set(manifest)
-    assert (tmp_path / "MODEL_CARD.md").exists()
-    info = json.loads((tmp_path / "pretrain_info.json").read_text())
-    assert len(info["denoiser"]["phases"]) == len(DENOISER_PHASES)
-    before = (tmp_path / "denoiser.pt").read_bytes()
-    resume(tmp_path, len(DENOISER_PHASES) - 1)  # continue the last phase from the saved weights
-    info = json.loads((tmp_path / "pretrain_info.json").read_text())
-    assert len(info["denoiser"]["phases"]) == len(DENOISER_PHASES) and "--from-phase" in info["notes"][-1]
-    assert (tmp_path / "denoiser.pt").read_bytes() != before
-    assert "--from-phase" in (tmp_path / "MODEL_CARD.md").read_text()
-
-
 def test_sample_figure(tmp_path: Path) -> None:
     rows = [{"smiles": "CCO", "property": 0.0}, {"smiles": None, "property": None},
             {"smiles": "c1ccccc1", "property": 1.0}]

@@ -1,0 +1,20 @@
+"""Loading the images task's networks from a weights folder through `bench.weights` (sha256 checked once per
+process; a missing or corrupt file is named in the error)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from bench.weights import load_state
+from tasks.images.net import GuideNet, OracleNet, UNet
+
+NETS: dict[str, type[torch.nn.Module]] = {"unet": UNet, "guide": GuideNet, "oracle": OracleNet}
+
+
+def load_net(folder: Path, name: str, device: str | torch.device = "cpu") -> torch.nn.Module:
+    """``folder/<name>.pt`` (name in unet, guide, oracle) as a network in eval mode without gradients."""
+    blob = load_state(folder, f"{name}.pt", device)
+    net = NETS[name](**{k: tuple(v) if isinstance(v, list) else v for k, v in blob["config"].items()})
+    net.load_state_dict(blob["state"])
+    return net.to(device).eval().requires_grad_(False)
