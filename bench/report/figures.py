@@ -1,0 +1,111 @@
+"""The report's figures per task × objective: reward vs compute (with intervals), reward vs naturalness (Pareto)
+and proxy vs oracle. Colours come from ``bench.plots.method_color`` so a method looks the same everywhere."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from bench import plots
+from bench.report.frame import Cell
+from bench.report.ranking import ranked_cells
+
+
+def fig_stem(task: str, objective: str) -> str:
+    return f"{task}_{objective}".replace("=", "-")
+
+
+def _err(cell: Cell, metric: str) -> tuple[float, float, float]:
+    iv = cell.interval(metric)
+    if not iv.has_interval:
+        return iv.mean, 0.0, 0.0
+    return iv.mean, max(0.0, iv.mean - iv.lo), max(0.0, iv.hi - iv.mean)
+
+
+def _by_method(cells: list[Cell]) -> dict[str, list[Cell]]:
+    out: dict[str, list[Cell]] = {}
+    for at in ranked_cells(cells).values():
+        for m, c in at.items():
+            out.setdefault(m, []).append(c)
+    return dict(sorted(out.items()))
+
+
+def compute_curve(cells: list[Cell], path: Path, title: str) -> Path:
+    """Main metric against forward-equivalents per returned sample (log x), 95% intervals as error bars."""
+    plt = plots.pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    main = cells[0].main
+    for m, cs in _by_method(cells).items():
+        cs = sorted(cs, key=lambda c: c.cost)
+        pts = np.array([_err(c, main) for c in cs])  # (k, 3) mean, below, above
+        ax.errorbar([c.cost for c in cs], pts[:, 0], yerr=pts[:, 1:].T, marker=plots.method_marker(m), capsize=3,
+                    color=plots.method_color(m), label=m)
+    ax.set_xscale("log")
+    ax.set(xlabel="forward-equivalents per returned sample", ylabel=cells[0].info(main).display, title=title)
+    ax.legend(fontsize=7, ncol=2)
+    return plots.save(fig, path)
+
+
+def _front(points: list[tuple[float, float]], hib_x: bool, hib_y: bool) -> list[tuple[float, float]]:
+    """Non-dominated points (both axes oriented so that larger is better), sorted by x."""
+    sx, sy = (1 if hib_x else -1), (1 if hib_y else -1)
+    keep = [p for p in points if not any(sx * q[0] >= sx * p[0] and sy * q[1] >= sy * p[1] and q != p
+                                         for q in points)]
+    return sorted(set(keep))
+
+
+def _scatter(ax, cells: list[Cell], xmetric: str, ymetric: str) -> list[tuple[float, float]]:
+    pts = []
+    for m, cs in _by_method(cells).items():
+        xs = [c.interval(xmetric).mean for c in cs]
+        ys = [c.interval(ymetric).mean for c in cs]
+        ax.scatter(xs, ys, color=plots.method_color(m), marker=plots.method_marker(m), label=m, s=28)
+        for c, x, y in zip(cs, xs, ys):
+            ax.annotate(c.key.budget, (x, y), fontsize=6, xytext=(2, 2), textcoords="offset points")
+        pts += [(x, y) for x, y in zip(xs, ys) if np.isfinite(x) and np.isfinite(y)]
+    return pts
+
+
+def pareto(cells: list[Cell], path: Path, title: str) -> Path | None:
+    """Main metric against each naturalness metric (one panel each), the Pareto front dashed; None without
+    declared naturalness metrics."""
+    main = cells[0].main
+    natural = [m for m in cells[0].objective.naturalness if any(m in c.metrics for c in cells)][:4]
+    if not natural:
+        return None
+    plt = plots.pyplot()
+    fig, axes = plt.subplots(1, len(natural), figsize=(4.2 * len(natural), 4), squeeze=False)
+    for ax, nat in zip(axes[0], natural):
+        pts = _scatter(ax, cells, nat, main)
+        front = _front(pts, cells[0].info(nat).higher_is_better, cells[0].info(main).higher_is_better)
+        if front:
+            ax.plot(*zip(*front), color="black", linestyle="--", linewidth=0.8)
+        ax.set(xlabel=cells[0].info(nat).display, ylabel=cells[0].info(main).display)
+    axes[0][-1].legend(fontsize=6, ncol=2)
+    return plots.save(fig, path, title=title)
+
+
+def proxy_oracle(cells: list[Cell], path: Path, title: str) -> Path | None:
+    """Oracle main metric against the proxy reward the methods optimised; None without a proxy metric."""
+    if not any("proxy" in c.metrics for c in cells):
+        return None
+    plt = plots.pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    _scatter(ax, cells, "proxy", cells[0].main)
+    exact = cells[0].objective.exact_proxy
+    note = {True: " (proxy is the oracle)", False: " (learned proxy)", None: ""}[exact]
+    ax.set(xlabel="proxy reward (mean)", ylabel=cells[0].info(cells[0].main).display, title=title + note)
+    ax.legend(fontsize=6, ncol=2)
+    return plots.save(fig, path)
+
+
+def task_figures(cells: list[Cell], fig_dir: Path) -> dict[str, Path]:
+    """kind ("compute", "pareto", "proxy") -> written figure of one task × objective."""
+    task, obj = cells[0].key.task, cells[0].key.objective
+    stem, title = fig_stem(task, obj), f"{task} / {obj}"
+    out = {"compute": compute_curve(cells, fig_dir / f"{stem}.png", title)}
+    for kind, fn in (("pareto", pareto), ("proxy", proxy_oracle)):
+        p = fn(cells, fig_dir / f"{stem}_{kind}.png", title)
+        if p is not None:
+            out[kind] = p
+    return out

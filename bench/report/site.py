@@ -1,0 +1,131 @@
+"""The static web site: overview (best per task, ranking per budget, unscored records), one page per task
+(figures, a sortable and filterable table of every cell × metric, galleries), one page per method."""
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+
+from bench import stats
+from bench.report import text
+from bench.report.frame import budget_x
+from bench.report.html import Row, Td, figure, filters, method_link, page, table, task_page
+from bench.report.methods import method_pages
+from bench.report.model import KEY_TEXT, RANK_TEXT, Report, unscored
+
+ASSETS = Path(__file__).resolve().parent.parent / "site"
+
+
+def nav(rep: Report) -> list[tuple[str, str]]:
+    return [("overview", "index.html")] + [(t, task_page(t)) for t in sorted({t for t, _ in rep.frame.groups()})]
+
+
+def _cmp_td(c: stats.Comparison | None) -> Td:
+    return Td(text.comparison(c), sort=c.diff if c is not None else None, cls=c.outcome if c is not None else "")
+
+
+def best_table(rep: Report) -> str:
+    rows = [Row([Td(html=f'<a href="{task_page(e.task)}">{escape(e.task)}</a>'), Td(e.objective),
+                 Td(e.budget, sort=budget_x(e.budget)), Td(html=method_link(e.method)), Td(e.cell.main),
+                 Td(text.interval(e.cell.interval(e.cell.main)), sort=e.value),
+                 Td(text.size(e.cell.interval(e.cell.main))), _cmp_td(e.vs_reference)]) for e in rep.best]
+    return table(["task", "objective", "budget", "best method", "metric", "mean [95% CI]", "n×seeds",
+                  "vs best-of-n"], rows, "best")
+
+
+def ranking_tables(rep: Report) -> str:
+    out = []
+    for budget, rows in rep.standings.items():
+        body = [Row([Td(str(i), sort=i), Td(html=method_link(s.method)), Td(text.num(s.norm, 3), sort=s.norm),
+                     Td(text.pct(s.win_rate), sort=s.win_rate), Td(str(s.tasks), sort=s.tasks),
+                     Td(str(s.natural_flags), sort=s.natural_flags, cls="flag" if s.natural_flags else "")])
+                for i, s in enumerate(rows, 1)]
+        out.append(f"<h3>{escape(budget)}</h3>\n" + table(
+            ["rank", "method", "mean normalised score", "mean win rate", "task×objectives", "natural ⚠"], body,
+            f"rank-{budget}"))
+    return "".join(out)
+
+
+def unscored_table(rep: Report) -> str:
+    rows = [Row([Td(u.task), Td(u.objective), Td(html=method_link(u.method)), Td(u.budget, sort=budget_x(u.budget)),
+                 Td(str(u.seed), sort=u.seed), Td(u.status), Td(text.num(u.cost), sort=u.cost), Td(u.detail)],
+                {"status": u.status}) for u in unscored(rep.frame)]
+    return table(["task", "objective", "method", "budget", "seed", "status", "cost/sample", "detail"], rows,
+                 "unscored") if rows else "<p>none</p>\n"
+
+
+def index_page(rep: Report) -> str:
+    notes = "".join(f"<li>{escape(n)}</li>" for n in rep.notes)
+    body = [f'<p class="note">Statistics: {escape(stats.METHOD_TEXT)}</p><p class="note">{escape(KEY_TEXT)}</p>',
+            f'<p class="note">Accepted record problems:</p><ul class="note">{notes}</ul>' if notes else "",
+            "<h2>Best per task per budget</h2>\n", best_table(rep),
+            f'<h2>Ranking per budget</h2>\n<p class="note">{escape(RANK_TEXT)}</p>\n', ranking_tables(rep),
+            "<h2>Records not scored</h2>\n", unscored_table(rep)]
+    return page("guidebench leaderboard", "".join(body), nav(rep))
+
+
+def _cell_rows(rep: Report, task: str) -> list[Row]:
+    rows = []
+    for (t, obj), cells in rep.frame.groups().items():
+        if t != task:
+            continue
+        for c in cells:
+            e = rep.entry(c)
+            shot = rep.galleries.get(c.key)
+            link = Td(html=f'<a href="{escape(shot.as_posix())}">samples</a>') if shot else Td("–")
+            for m in c.metrics:
+                iv, main = c.interval(m), m == c.main
+                rows.append(Row([
+                    Td(obj), Td(html=method_link(c.key.method)), Td(c.key.budget, sort=c.key.budget_x),
+                    Td(str(c.key.n), sort=c.key.n), Td(str(c.key.steps), sort=c.key.steps),
+                    Td(m + (" (main)" if main else "")), Td(text.num(iv.mean), sort=iv.mean),
+                    Td(f"[{text.num(iv.lo)}, {text.num(iv.hi)}]" if iv.has_interval else text.NA, sort=iv.lo),
+                    Td(text.size(iv)), Td(text.num(c.cost), sort=c.cost),
+                    _cmp_td(e.vs_reference) if e and main else Td("–"),
+                    Td(text.num(e.norm, 3), sort=e.norm) if e and main else Td("–"),
+                    Td(text.pct(e.win_rate), sort=e.win_rate) if e and main else Td("–"),
+                    Td(", ".join(e.natural_worse), cls="flag") if e and main else Td(""), link],
+                    {"objective": obj, "budget": c.key.budget, "metric": m}))
+    return rows
+
+
+def task_body(rep: Report, task: str) -> str:
+    groups = [(o, cells) for (t, o), cells in rep.frame.groups().items() if t == task]
+    out = [f'<p class="note">Statistics: {escape(stats.METHOD_TEXT)}</p>']
+    for obj, cells in groups:
+        n, steps = rep.setting(task, obj)
+        natural = ", ".join(cells[0].objective.naturalness) or "none declared"
+        out.append(f"<h2>{escape(obj)}</h2>\n<p class=\"note\">main metric {escape(cells[0].main)}; ranked cells "
+                   f"at n = {n}, {steps} steps; naturalness metrics: {escape(natural)}</p>\n")
+        out += [figure(p.as_posix(), f"{task} / {obj}: {kind}")
+                for kind, p in sorted(rep.figures.get((task, obj), {}).items())]
+    rows = _cell_rows(rep, task)
+    options = {k: sorted({r.data[k] for r in rows}, key=budget_x if k == "budget" else str)
+               for k in ("objective", "budget", "metric")}
+    main = groups[0][1][0].main if groups else ""
+    out += ["<h2>All cells</h2>\n", filters(f"cells-{task}", options, {"metric": main}),
+            table(["objective", "method", "budget", "n", "steps", "metric", "mean", "95% CI", "n×seeds",
+                   "cost/sample", "vs best-of-n", "norm. score", "win rate", "natural ⚠", "gallery"], rows,
+                  f"cells-{task}")]
+    shots = [(c, rep.galleries[c.key]) for _, cells in groups for c in cells if c.key in rep.galleries]
+    if shots:
+        out.append('<h2>Samples (lowest seed)</h2>\n<div class="gallery">' + "".join(
+            figure(p.as_posix(), f"{c.key.objective} {c.key.method} {c.key.budget} n={c.key.n}") for c, p in shots)
+                   + "</div>\n")
+    return "".join(out)
+
+
+def write(rep: Report, out: Path) -> list[Path]:
+    """Write index.html, task-*.html, method-*.html and assets/ under ``out``; return the paths."""
+    (out / "assets").mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in ("site.css", "site.js"):
+        (out / "assets" / name).write_bytes((ASSETS / name).read_bytes())
+        written.append(out / "assets" / name)
+    pages = {"index.html": index_page(rep)}
+    for task in sorted({t for t, _ in rep.frame.groups()}):
+        pages[task_page(task)] = page(f"{task}", task_body(rep, task), nav(rep))
+    pages.update({name: page(title, body, nav(rep)) for name, (title, body) in method_pages(rep).items()})
+    for name, html in sorted(pages.items()):
+        (out / name).write_text(html)
+        written.append(out / name)
+    return written
