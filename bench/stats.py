@@ -5,7 +5,9 @@ metrics). The cell mean is the mean of the seed means. Intervals are 95% percent
 
 - per-sample metrics: a nested bootstrap (resample seeds with replacement, then resample the samples within each
   chosen seed with replacement) so that both seed-to-seed and sample-to-sample variation count;
-- set-level metrics: a bootstrap over seeds only; with fewer than two seeds there is no interval.
+- set-level metrics: a bootstrap over seeds only. With S seeds the chance that a resample repeats the lowest
+  seed S times is S**-S; while that exceeds the 2.5% tail the percentile interval is just [min, max] of the seeds
+  (S = 2: 25%, S = 3: 3.7%), so set-level intervals need ``MIN_SEEDS`` = 4 seeds and are "n/a" below.
 
 Every bootstrap is seeded (deterministic): the same data give the same interval.
 """
@@ -18,9 +20,11 @@ import numpy as np
 
 N_BOOT = 2000
 LEVEL = 0.95
+MIN_SEEDS = next(s for s in range(2, 100) if s ** -s < (1 - LEVEL) / 2)  # 4: fewer give [min, max]
 METHOD_TEXT = ("95% percentile bootstrap of the cell mean (mean of seed means), 2000 resamples, fixed seed: "
                "per-sample metrics resample seeds, then samples within each chosen seed (nested); set-level metrics "
-               "resample seeds only and have no interval below 2 seeds (n/a). Paired comparisons draw the same seeds "
+               "resample seeds only and have no interval below 4 seeds (n/a: with 2 or 3 seeds a percentile bootstrap is "
+               "just [min, max]). Paired comparisons draw the same seeds "
                "for both cells (matched seeds) and, at equal sample counts, pair sample i with sample i (same "
                "generator).")
 
@@ -88,12 +92,12 @@ def _percentiles(boot: np.ndarray) -> tuple[float, float]:
 
 
 def seed_interval(values: list[float], key: str, n_boot: int = N_BOOT) -> Interval:
-    """Mean of per-seed values and a bootstrap-over-seeds interval (none below two finite seeds)."""
+    """Mean of per-seed values and a bootstrap-over-seeds interval (none below ``MIN_SEEDS`` finite seeds)."""
     means = _finite(np.array(values, dtype=float))
     if len(means) == 0:
         return Interval(float("nan"), float("nan"), float("nan"), 0, 0, "none")
-    if len(means) < 2:
-        return Interval(float(means.mean()), float("nan"), float("nan"), 1, 0, "none")
+    if len(means) < MIN_SEEDS:
+        return Interval(float(means.mean()), float("nan"), float("nan"), len(means), 0, "none")
     lo, hi = _percentiles(_seed_boot(means, rng_for(key), n_boot))
     return Interval(float(means.mean()), lo, hi, len(means), 0, "seeds")
 
@@ -121,10 +125,10 @@ def _outcome(lo: float, hi: float, higher_is_better: bool) -> str:
 
 def paired_seeds(a: dict[int, float], b: dict[int, float], higher_is_better: bool, key: str,
                  n_boot: int = N_BOOT) -> Comparison:
-    """A - B on the seeds both have (set-level metric): bootstrap over matched seeds; n/a below two seeds."""
+    """A - B on the seeds both have (set-level metric): bootstrap over matched seeds; n/a below ``MIN_SEEDS``."""
     seeds = sorted(s for s in set(a) & set(b) if np.isfinite(a[s]) and np.isfinite(b[s]))
     diffs = np.array([a[s] - b[s] for s in seeds])
-    if len(diffs) < 2:
+    if len(diffs) < MIN_SEEDS:
         return Comparison(float(diffs.mean()) if len(diffs) else float("nan"), float("nan"), float("nan"),
                           len(diffs), "n/a")
     lo, hi = _percentiles(_seed_boot(diffs, rng_for(key), n_boot))

@@ -1,6 +1,6 @@
 """Rankings per budget (HELM style): per task × objective a normalised score and a win rate, then cross-task means.
 
-Within task × objective only cells at the reference setting (the (n, steps) with the most cells) are ranked, one
+Within task × objective only cells at the reference setting (the (n, steps) with the most records) are ranked, one
 cell per method label and budget (the one with the most seeds). Normalised score: 0 = ``none``, 1 = the best
 method at that budget (direction from the main metric's higher_is_better); win rate: fraction of the other
 methods whose mean it beats (ties count half). A method is flagged on naturalness when one of the objective's
@@ -56,8 +56,8 @@ def compare(a: Cell, b: Cell, metric: str) -> stats.Comparison:
 
 
 def reference_setting(cells: list[Cell]) -> tuple[int, int]:
-    """(n, steps) with the most cells (ties: larger n, then more steps)."""
-    counts = Counter((c.key.n, c.key.steps) for c in cells)
+    """(n, steps) with the most records (ties: larger n, then more steps)."""
+    counts = Counter((c.key.n, c.key.steps) for c in cells for _ in c.records)
     return max(counts, key=lambda s: (counts[s], s))
 
 
