@@ -7,10 +7,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-# tab20 reordered so that neighbours in the sorted method list differ in hue (dark/light pairs split apart)
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-           "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7",
-           "#dbdb8d", "#9edae5")
+# Kelly's colours of maximum contrast, strongest first; `none` (the baseline) is always near-black
+PALETTE = ("#0067A5", "#BE0032", "#008856", "#F38400", "#875692", "#848482", "#E68FAC", "#882D17", "#8DB600",
+           "#604E97", "#F6A600", "#B3446C", "#2B3D26", "#E25822", "#A1CAF1", "#C2B280", "#654522", "#F99379",
+           "#DCD300", "#F3C300")
+BASELINE_COLOR = "#222222"
 MARKERS = "osD^v<>pPhX*"
 
 
@@ -50,7 +51,9 @@ def method_color(method: str) -> str:
 
     A label with overrides (``smc[k=8]``) takes the colour of its base method."""
     base = method.split("[", 1)[0]
-    names = _registered()
+    if base == "none":
+        return BASELINE_COLOR
+    names = tuple(n for n in _registered() if n != "none")
     i = names.index(base) if base in names else zlib.crc32(base.encode())
     return PALETTE[i % len(PALETTE)]
 

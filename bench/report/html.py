@@ -49,7 +49,7 @@ def method_link(method: str) -> str:
 def _td(c: Td) -> str:
     attrs = ""
     if c.sort is not None:
-        attrs += f' data-v="{c.sort!r}"' if math.isfinite(c.sort) else ' data-v="nan"'
+        attrs += f' data-v="{float(c.sort)!r}"' if math.isfinite(c.sort) else ' data-v="nan"'
     cls = " ".join(x for x in (c.cls, "num" if c.sort is not None else "") if x)
     attrs += f' class="{cls}"' if cls else ""
     return f"<td{attrs}>{c.html if c.html is not None else escape(c.text)}</td>"
