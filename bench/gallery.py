@@ -40,7 +40,7 @@ def record_figure(rec: dict[str, Any], root: Path, fig_dir: Path, suffix: str = 
     rows = read_samples(rec, root) if cls is not None else None
     if rows is None:
         if cls is not None:
-            log.warning("no per-sample file for %s (looked under %s)", rec.get("run_id"), root)
+            log.info("no per-sample file for %s (looked under %s)", rec.get("run_id"), root)
         return None
     m = rec["metrics"].get(rec["main_metric"])
     label = f"{method_label(rec)} {rec['budget']['name']}"

@@ -7,15 +7,18 @@ writes ``leaderboard.md`` (``markdown``) and a static web site (``site``). Same 
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from bench.gallery import figure_name, record_figure
-from bench.records import read_records
+from bench.records import read_records, samples_file
 from bench.report import figures, hygiene, markdown, site
 from bench.report.frame import Cell, CellKey, Frame, build_frame, latest
 from bench.report.model import Report, compute
 
 __all__ = ["write_report", "build_frame", "Report"]
+log = logging.getLogger(__name__)
+GENERATED = ("leaderboard.md", "index.html", "task-*.html", "method-*.html", "assets/*", "figures/**/*.png")
 
 
 def results_root(records_dir: Path) -> Path:
@@ -39,6 +42,21 @@ def galleries(frame: Frame, root: Path, fig_dir: Path) -> dict[CellKey, Path]:
     return out
 
 
+def missing_samples(frame: Frame, root: Path) -> list[str]:
+    """Run ids of scored records whose per-sample file is not under ``root`` (no gallery, seed-level intervals)."""
+    return sorted(r.get("run_id", "?") for c in frame.cells for r in c.records if samples_file(r, root) is None)
+
+
+def prune(out: Path, written: list[Path]) -> None:
+    """Delete generated files a previous report left that this one did not write (a rebuild is exact)."""
+    keep = {p.resolve() for p in written}
+    for pattern in GENERATED:
+        for path in sorted(out.glob(pattern)):
+            if path.is_file() and path.resolve() not in keep:
+                log.info("removing stale %s", path)
+                path.unlink()
+
+
 def write_report(records_dir: Path, out: Path, allow_dirty: bool = False, allow_mixed: bool = False) -> list[Path]:
     """Write leaderboard.md, figures/ and the web site under ``out``; return the written paths (sorted).
 
@@ -51,6 +69,10 @@ def write_report(records_dir: Path, out: Path, allow_dirty: bool = False, allow_
     root = results_root(records_dir)
     frame = build_frame(records, root)
     rep = compute(frame, notes)
+    rep.missing_samples = missing_samples(frame, root)
+    if rep.missing_samples:
+        log.warning("%d scored records have no per-sample file under %s (listed in the report)",
+                    len(rep.missing_samples), root)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for (task, obj), cells in frame.groups().items():
@@ -60,4 +82,5 @@ def write_report(records_dir: Path, out: Path, allow_dirty: bool = False, allow_
     written = [markdown.write(rep, out / "leaderboard.md"), *site.write(rep, out)]
     written += [out / p for fig in rep.figures.values() for p in fig.values()]
     written += [out / p for p in rep.galleries.values()]
+    prune(out, written)
     return sorted(set(written))

@@ -125,6 +125,7 @@ class Cell:
     key: CellKey
     records: list[dict[str, Any]]
     root: Path
+    position: int = 0  # input position of its newest record (records are appended, so later = newer)
     _samples: dict[int, list[dict[str, Any]] | None] = field(default_factory=dict, repr=False)
     _intervals: dict[str, stats.Interval] = field(default_factory=dict, repr=False)
 
@@ -219,10 +220,12 @@ def latest(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def build_frame(records: list[dict[str, Any]], root: Path) -> Frame:
     """Group the latest records into cells (ok) and the unscored list (every other status)."""
     recs = latest(records)
+    position = {id(r): i for i, r in enumerate(records)}
     grouped: dict[CellKey, list[dict[str, Any]]] = {}
     for rec in recs:
         if rec.get("status") == "ok":
             grouped.setdefault(key_of(rec), []).append(rec)
-    cells = [Cell(k, sorted(v, key=lambda r: r["seed"]), Path(root)) for k, v in sorted(grouped.items())]
+    cells = [Cell(k, sorted(v, key=lambda r: r["seed"]), Path(root), max(position[id(r)] for r in v))
+             for k, v in sorted(grouped.items())]
     unscored = [r for r in recs if r.get("status") != "ok"]
     return Frame(cells, unscored)

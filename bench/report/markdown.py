@@ -17,8 +17,9 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def best_section(rep: Report) -> str:
-    rows = [[e.task, e.objective, e.budget, e.method, e.cell.main, text.interval(e.cell.interval(e.cell.main)),
-             text.size(e.cell.interval(e.cell.main)), text.comparison(e.vs_reference)] for e in rep.best]
+    rows = [[e.task, e.objective, e.budget, e.method + (f" (tied: {', '.join(b.tied)})" if b.tied else ""), e.cell.main,
+             text.interval(e.cell.interval(e.cell.main)), text.size(e.cell.interval(e.cell.main)),
+             text.comparison(e.vs_reference)] for b in rep.best for e in [b.entry]]
     return "\n## Best per task per budget\n\n" + _table(
         ["task", "objective", "budget", "best method", "metric", "mean [95% CI]", "n×seeds", "vs best-of-n"], rows)
 
@@ -96,6 +97,8 @@ def write(rep: Report, path: Path) -> Path:
     if rep.notes:
         parts.append("\nRecord problems accepted by --allow-dirty / --allow-mixed:\n\n" +
                      "".join(f"- {n}\n" for n in rep.notes))
+    if rep.missing_text():
+        parts.append(f"\n{rep.missing_text()}\n")
     parts += [best_section(rep), ranking_section(rep)]
     parts += [_task_section(rep, t, o) for t, o in rep.frame.groups()]
     parts.append(unscored_section(rep))

@@ -61,11 +61,20 @@ def _cells_table(rep: Report, key: str) -> str:
                   "norm. score", "win rate", "natural ⚠"], rows, "cells")
 
 
+def method_keys(rep: Report) -> list[str]:
+    """Every registered method and every method in the records."""
+    return sorted(set(registry.methods().names()) | {c.method for c in rep.frame.cells})
+
+
+def method_papers(rep: Report) -> dict[str, str]:
+    """method key -> its paper ("" when unknown here)."""
+    return {k: (getattr(_method(k), "paper", "") or "") for k in method_keys(rep)}
+
+
 def method_pages(rep: Report) -> dict[str, tuple[str, str]]:
     """page file name -> (title, body) for every registered method and every method in the records."""
-    keys = sorted(set(registry.methods().names()) | {c.method for c in rep.frame.cells})
     out = {}
-    for key in keys:
+    for key in method_keys(rep):
         body = _about(key, _method(key)) + "<h2>Ranked cells</h2>\n" + _cells_table(rep, key)
         out[method_page(key)] = (key, body)
     return out

@@ -1,8 +1,8 @@
 """Rankings per budget (HELM style): per task × objective a normalised score and a win rate, then cross-task means.
 
 Within task × objective only cells at the reference setting (the (n, steps) with the most records) are ranked, one
-cell per method label and budget (the one with the most seeds). Normalised score: 0 = ``none``, 1 = the best
-method at that budget (direction from the main metric's higher_is_better); win rate: fraction of the other
+cell per method label and budget (the one with the most seeds, then the newest). Normalised score: 0 = ``none``,
+1 = the best method at that budget (direction from the main metric's higher_is_better); win rate: fraction of the other
 methods whose mean it beats (ties count half). A method is flagged on naturalness when one of the objective's
 naturalness metrics is significantly worse than ``none``'s (paired comparison on matched seeds).
 """
@@ -62,10 +62,10 @@ def reference_setting(cells: list[Cell]) -> tuple[int, int]:
 
 
 def ranked_cells(cells: list[Cell]) -> dict[str, dict[str, Cell]]:
-    """budget -> method label -> the cell ranked for it (reference setting, most seeds, then last key)."""
+    """budget -> method label -> the cell ranked for it (reference setting, most seeds, then the newest)."""
     setting = reference_setting(cells)
     out: dict[str, dict[str, Cell]] = {}
-    for c in sorted(cells, key=lambda c: (len(c.records), c.key)):
+    for c in sorted(cells, key=lambda c: (len(c.records), c.position, c.key)):
         if (c.key.n, c.key.steps) == setting:
             out.setdefault(c.key.budget, {})[c.key.method] = c
     return dict(sorted(out.items(), key=lambda kv: budget_x(kv[0])))
@@ -137,11 +137,23 @@ def standings(all_entries: list[Entry]) -> dict[str, list[Standing]]:
     return out
 
 
-def best_per_task(all_entries: list[Entry]) -> list[Entry]:
-    """The top entry (highest oriented main metric) of each task × objective × budget."""
-    best: dict[tuple[str, str, float], Entry] = {}
+@dataclass(frozen=True)
+class Best:
+    """The top entry of one task × objective × budget and the methods with exactly the same mean."""
+
+    entry: Entry
+    tied: tuple[str, ...]
+
+
+def best_per_task(all_entries: list[Entry]) -> list[Best]:
+    """The top entry (highest oriented main metric) of each task × objective × budget, with exact ties."""
+    groups: dict[tuple[str, str, float], list[Entry]] = {}
     for e in all_entries:
-        k = (e.task, e.objective, budget_x(e.budget))
-        if np.isfinite(_oriented(e.cell)) and (k not in best or _oriented(e.cell) > _oriented(best[k].cell)):
-            best[k] = e
-    return [best[k] for k in sorted(best)]
+        if np.isfinite(_oriented(e.cell)):
+            groups.setdefault((e.task, e.objective, budget_x(e.budget)), []).append(e)
+    out = []
+    for k in sorted(groups):
+        top = max(_oriented(e.cell) for e in groups[k])
+        best = [e for e in groups[k] if _oriented(e.cell) == top]  # sorted by method already
+        out.append(Best(best[0], tuple(e.method for e in best[1:])))
+    return out

@@ -9,25 +9,32 @@ from bench import stats
 from bench.report import text
 from bench.report.frame import budget_x
 from bench.report.html import Row, Td, figure, filters, method_link, page, table, task_page
-from bench.report.methods import method_pages
+from bench.report.methods import method_pages, method_papers
 from bench.report.model import KEY_TEXT, RANK_TEXT, Report, unscored
 
 ASSETS = Path(__file__).resolve().parent.parent / "site"
 
 
 def nav(rep: Report) -> list[tuple[str, str]]:
-    return [("overview", "index.html")] + [(t, task_page(t)) for t in sorted({t for t, _ in rep.frame.groups()})]
+    tasks = sorted({t for t, _ in rep.frame.groups()})
+    return [("overview", "index.html")] + [(t, task_page(t)) for t in tasks] + [("methods", "index.html#methods")]
 
 
 def _cmp_td(c: stats.Comparison | None) -> Td:
     return Td(text.comparison(c), sort=c.diff if c is not None else None, cls=c.outcome if c is not None else "")
 
 
+def _with_ties(method: str, tied: tuple[str, ...]) -> str:
+    return method_link(method) + (" <small>(tied: " + ", ".join(method_link(t) for t in tied) + ")</small>"
+                                  if tied else "")
+
+
 def best_table(rep: Report) -> str:
     rows = [Row([Td(html=f'<a href="{task_page(e.task)}">{escape(e.task)}</a>'), Td(e.objective),
-                 Td(e.budget, sort=budget_x(e.budget)), Td(html=method_link(e.method)), Td(e.cell.main),
+                 Td(e.budget, sort=budget_x(e.budget)), Td(html=_with_ties(e.method, b.tied)), Td(e.cell.main),
                  Td(text.interval(e.cell.interval(e.cell.main)), sort=e.value),
-                 Td(text.size(e.cell.interval(e.cell.main))), _cmp_td(e.vs_reference)]) for e in rep.best]
+                 Td(text.size(e.cell.interval(e.cell.main))), _cmp_td(e.vs_reference)])
+            for b in rep.best for e in [b.entry]]
     return table(["task", "objective", "budget", "best method", "metric", "mean [95% CI]", "n×seeds",
                   "vs best-of-n"], rows, "best")
 
@@ -53,13 +60,22 @@ def unscored_table(rep: Report) -> str:
                  "unscored") if rows else "<p>none</p>\n"
 
 
+def method_list(rep: Report) -> str:
+    """Every method page, with the method's paper."""
+    items = "".join(f"<li>{method_link(key)} <small>{escape(paper)}</small></li>"
+                    for key, paper in method_papers(rep).items())
+    return f"<ul>{items}</ul>\n"
+
+
 def index_page(rep: Report) -> str:
     notes = "".join(f"<li>{escape(n)}</li>" for n in rep.notes)
     body = [f'<p class="note">Statistics: {escape(stats.METHOD_TEXT)}</p><p class="note">{escape(KEY_TEXT)}</p>',
             f'<p class="note">Accepted record problems:</p><ul class="note">{notes}</ul>' if notes else "",
+            f'<p class="note flag">{escape(rep.missing_text())}</p>' if rep.missing_text() else "",
             "<h2>Best per task per budget</h2>\n", best_table(rep),
             f'<h2>Ranking per budget</h2>\n<p class="note">{escape(RANK_TEXT)}</p>\n', ranking_tables(rep),
-            "<h2>Records not scored</h2>\n", unscored_table(rep)]
+            "<h2>Records not scored</h2>\n", unscored_table(rep), "<h2 id=\"methods\">Methods</h2>\n",
+            method_list(rep)]
     return page("guidebench leaderboard", "".join(body), nav(rep))
 
 
