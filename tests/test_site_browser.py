@@ -31,8 +31,9 @@ class Browser:
         self._from_browser, from_browser_w = os.pipe()
 
         def fds() -> None:  # the browser reads commands on fd 3 and writes replies and events on fd 4
-            os.dup2(to_browser_r, 3)
-            os.dup2(from_browser_w, 4)
+            r, w = os.dup(to_browser_r), os.dup(from_browser_w)  # fresh numbers: dup2 onto itself keeps CLOEXEC
+            os.dup2(r, 3)
+            os.dup2(w, 4)
 
         self.proc = subprocess.Popen(
             [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe", "--no-first-run",
@@ -122,6 +123,9 @@ def site(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("site")
     assert main(["matrix", "--tasks", "gmm,toyseq", "--methods", "none,best-of-n,smc", "--budgets", "1x,2x",
                  "--seeds", "0-1", "--n", "8", "--steps", "8", "--out", str(root / "res"), "--no-progress"]) == 0
+    for method in ("none", "best-of-n"):  # a task with a sample-figure hook, so the pages link galleries
+        assert main(["run", "--task", "music", "--tiny", "--objective", "note_density", "--method", method,
+                     "--budget", "2x", "--n", "3", "--steps", "4", "--out", str(root / "res"), "--no-progress"]) == 0
     assert main(["report", "--records", str(root / "res"), "--out", str(root / "report"), "--allow-dirty"]) == 0
     return root / "report"
 
@@ -139,11 +143,17 @@ VISIBLE_MEANS = ("Array.from(document.querySelectorAll('#cells-gmm tbody tr')).f
 
 def test_pages_load_without_console_errors(site, browser):
     pages = sorted(p.name for p in site.glob("*.html"))
-    assert {"index.html", "task-gmm.html", "task-toyseq.html", "method-smc.html"} <= set(pages)
+    assert {"index.html", "task-gmm.html", "task-music.html", "method-smc.html"} <= set(pages)
     for name in pages:
         browser.open((site / name).as_uri())
         assert browser.js("document.querySelectorAll('table').length") >= 1, name
-        assert browser.errors() == [], name
+        assert browser.errors() == [], name  # includes images and scripts that failed to load
+    browser.open((site / "task-music.html").as_uri())
+    links = browser.js("Array.from(document.querySelectorAll('#cells-music a')).map(a => a.getAttribute('href'))"
+                       ".filter(h => h.startsWith('figures/samples/'))")
+    assert links and all((site / h).is_file() for h in links)
+    loaded = browser.js("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
+    assert loaded and browser.js("document.images.length") >= 3
 
 
 def test_header_click_resorts_and_filter_hides_rows(site, browser, tmp_path):
