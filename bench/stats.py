@@ -23,10 +23,9 @@ LEVEL = 0.95
 MIN_SEEDS = next(s for s in range(2, 100) if s ** -s < (1 - LEVEL) / 2)  # 4: fewer give [min, max]
 METHOD_TEXT = ("95% percentile bootstrap of the cell mean (mean of seed means), 2000 resamples, fixed seed: "
                "per-sample metrics resample seeds, then samples within each chosen seed (nested); set-level metrics "
-               "resample seeds only and have no interval below 4 seeds (n/a: with 2 or 3 seeds a percentile bootstrap is "
-               "just [min, max]). Paired comparisons draw the same seeds "
-               "for both cells (matched seeds) and, at equal sample counts, pair sample i with sample i (same "
-               "generator).")
+               "resample seeds only and have no interval below 4 seeds (n/a: with 2 or 3 seeds a percentile "
+               "bootstrap is just [min, max]). Paired comparisons draw the same seeds for both cells (matched seeds) "
+               "and, at equal sample counts, pair sample i with sample i (same generator).")
 
 
 @dataclass(frozen=True)

@@ -141,7 +141,7 @@ def test_ranking_normalised_score_and_win_rate(tmp_path, hib):
     got = {e.method: (round(e.norm, 6), e.win_rate) for e in rep.entries}
     assert got == {"none": (0.0, 0.0), "best-of-n": (0.5, 0.5), "smc": (1.0, 1.0)}
     assert [s.method for s in rep.standings["1x"]] == ["smc", "best-of-n", "none"]
-    assert [e.method for e in rep.best] == ["smc"]
+    assert [(b.entry.method, b.tied) for b in rep.best] == [("smc", ())]
     vs = {e.method: e.vs_reference.outcome for e in rep.entries if e.vs_reference}
     assert vs == {"none": "loss", "smc": "win"}
 
