@@ -22,6 +22,9 @@ from bench.records import read_samples
 log = logging.getLogger(__name__)
 
 
+OLD_NATURALNESS = frozenset({"validity", "fcd", "fid", "diversity"})  # + music's oa_* (overlapping areas)
+
+
 @dataclass(frozen=True, order=True)
 class CellKey:
     """What a cell is: every field that must match before two records are pooled."""
@@ -108,7 +111,14 @@ def metric_info(rec: dict[str, Any], name: str) -> MetricInfo:
 
 
 def objective_info(rec: dict[str, Any]) -> ObjectiveInfo:
-    meta = rec.get("objective_meta") or {}
+    """``objective_meta`` (naturalness from it, else from metric_meta); records older than both name their
+    naturalness metrics by the conventional names in ``OLD_NATURALNESS``."""
+    meta = rec.get("objective_meta")
+    if meta is None and rec.get("metric_meta") is None:
+        names = (rec.get("metrics") or {}).keys()
+        return ObjectiveInfo(None, None, tuple(sorted(m for m in names if m in OLD_NATURALNESS
+                                                      or m.startswith("oa_") and not m.endswith("_std"))))
+    meta = meta or {}
     natural = tuple(meta.get("naturalness") or ()) or tuple(
         sorted(k for k, v in (rec.get("metric_meta") or {}).items() if v.get("naturalness")))
     return ObjectiveInfo(meta.get("exact_proxy"), meta.get("target_lam"), natural)
