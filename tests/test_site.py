@@ -32,7 +32,7 @@ def test_site_pages_links_and_filters(tmp_path):
     for page in (index, task):  # every relative link and image resolves to a written file
         for ref in re.findall(r'(?:href|src)="([^"#]+)', page):
             assert (out / ref).is_file(), ref
-    for key in ("objective", "budget", "metric"):
+    for key in ("objective", "budget", "metric", "kind"):
         assert f'data-filter="{key}"' in task
     assert task.count("<tr data-budget=") == 3 * 2 * len(recs[0]["metrics"])  # every cell × metric is a row
     smc = (out / "method-smc.html").read_text()

@@ -100,7 +100,7 @@ def _cell_rows(rep: Report, task: str) -> list[Row]:
                     Td(text.num(e.norm, 3), sort=e.norm) if e and main else Td("–"),
                     Td(text.pct(e.win_rate), sort=e.win_rate) if e and main else Td("–"),
                     Td(", ".join(e.natural_worse), cls="flag") if e and main else Td(""), link],
-                    {"objective": obj, "budget": c.key.budget, "metric": m}))
+                    {"objective": obj, "budget": c.key.budget, "metric": m, "kind": "main" if main else "other"}))
     return rows
 
 
@@ -116,9 +116,8 @@ def task_body(rep: Report, task: str) -> str:
                 for kind, p in sorted(rep.figures.get((task, obj), {}).items())]
     rows = _cell_rows(rep, task)
     options = {k: sorted({r.data[k] for r in rows}, key=budget_x if k == "budget" else str)
-               for k in ("objective", "budget", "metric")}
-    main = groups[0][1][0].main if groups else ""
-    out += ["<h2>All cells</h2>\n", filters(f"cells-{task}", options, {"metric": main}),
+               for k in ("objective", "budget", "metric", "kind")}
+    out += ["<h2>All cells</h2>\n", filters(f"cells-{task}", options, {"kind": "main"}),
             table(["objective", "method", "budget", "n", "steps", "metric", "mean", "95% CI", "n×seeds",
                    "cost/sample", "vs best-of-n", "norm. score", "win rate", "natural ⚠", "gallery"], rows,
                   f"cells-{task}")]
