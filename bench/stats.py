@@ -36,7 +36,7 @@ class Interval:
     lo: float
     hi: float
     seeds: int
-    n: int  # samples per seed (0 for set-level metrics)
+    n: int  # samples per seed (the report fills it in for set-level metrics too)
     kind: str  # "nested" | "seeds" | "none"
 
     @property

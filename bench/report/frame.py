@@ -8,7 +8,7 @@ declared metrics (set-level, not naturalness) and to nfe_equiv / n (then nfe / n
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -194,7 +194,8 @@ class Cell:
             key = f"{self.key.slug}|{metric}"
             samples = self.sample_values(metric)
             cache[metric] = (stats.nested_interval([samples[s] for s in self.seeds], key) if samples is not None
-                             else stats.seed_interval(list(self.seed_values(metric).values()), key))
+                             else replace(stats.seed_interval(list(self.seed_values(metric).values()), key),
+                                         n=self.key.n))
         return cache[metric]
 
 

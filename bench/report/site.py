@@ -95,7 +95,7 @@ def _cell_rows(rep: Report, task: str) -> list[Row]:
                     Td(str(c.key.n), sort=c.key.n), Td(str(c.key.steps), sort=c.key.steps),
                     Td(m + (" (main)" if main else "")), Td(text.num(iv.mean), sort=iv.mean),
                     Td(f"[{text.num(iv.lo)}, {text.num(iv.hi)}]" if iv.has_interval else text.NA, sort=iv.lo),
-                    Td(text.size(iv)), Td(text.num(c.cost), sort=c.cost),
+                    Td(text.size(iv)), Td(iv.kind), Td(text.num(c.cost), sort=c.cost),
                     _cmp_td(e.vs_reference) if e and main else Td("–"),
                     Td(text.num(e.norm, 3), sort=e.norm) if e and main else Td("–"),
                     Td(text.pct(e.win_rate), sort=e.win_rate) if e and main else Td("–"),
@@ -119,7 +119,7 @@ def task_body(rep: Report, task: str) -> str:
                for k in ("objective", "budget", "metric", "kind")}
     out += ["<h2>All cells</h2>\n", filters(f"cells-{task}", options, {"kind": "main"}),
             table(["objective", "method", "budget", "n", "steps", "metric", "mean", "95% CI", "n×seeds",
-                   "cost/sample", "vs best-of-n", "norm. score", "win rate", "natural ⚠", "gallery"], rows,
+                   "CI method", "cost/sample", "vs best-of-n", "norm. score", "win rate", "natural ⚠", "gallery"], rows,
                   f"cells-{task}")]
     shots = [(c, rep.galleries[c.key]) for _, cells in groups for c in cells if c.key in rep.galleries]
     if shots:

@@ -18,8 +18,8 @@ def interval(iv: stats.Interval) -> str:
 
 
 def size(iv: stats.Interval) -> str:
-    """``n×seeds`` (``seeds`` alone for set-level metrics)."""
-    return f"{iv.n}×{iv.seeds}" if iv.n else f"{iv.seeds} seed" + ("s" if iv.seeds != 1 else "")
+    """``n×seeds`` (samples per seed × seeds)."""
+    return f"{iv.n}×{iv.seeds}"
 
 
 def comparison(c: stats.Comparison | None) -> str:
