@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-MAX_LISTED = 12
+MAX_LISTED = 6
 
 
 class RecordHygieneError(ValueError):

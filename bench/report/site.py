@@ -70,8 +70,10 @@ def method_list(rep: Report) -> str:
 def index_page(rep: Report) -> str:
     notes = "".join(f"<li>{escape(n)}</li>" for n in rep.notes)
     body = [f'<p class="note">Statistics: {escape(stats.METHOD_TEXT)}</p><p class="note">{escape(KEY_TEXT)}</p>',
-            f'<p class="note">Accepted record problems:</p><ul class="note">{notes}</ul>' if notes else "",
-            f'<p class="note flag">{escape(rep.missing_text())}</p>' if rep.missing_text() else "",
+            f'<details class="note"><summary>{len(rep.notes)} accepted record problem(s) (--allow-dirty / '
+            f'--allow-mixed)</summary><ul>{notes}</ul></details>' if notes else "",
+            f'<details class="note flag"><summary>{len(rep.missing_samples)} record(s) without a per-sample file'
+            f'</summary><p>{escape(rep.missing_text())}</p></details>' if rep.missing_text() else "",
             "<h2>Best per task per budget</h2>\n", best_table(rep),
             f'<h2>Ranking per budget</h2>\n<p class="note">{escape(RANK_TEXT)}</p>\n', ranking_tables(rep),
             "<h2>Records not scored</h2>\n", unscored_table(rep), "<h2 id=\"methods\">Methods</h2>\n",
