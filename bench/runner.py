@@ -78,11 +78,17 @@ def resolve(cell: Cell, task: Task) -> tuple[Any, Any, Any, int, int]:
     steps, n = cell.steps or task.default_steps, cell.n or task.default_n
     # the budget mapping sees the overrides (a guidance window changes the width that fits), then the overrides
     # are applied again so that an explicit width knob wins; unknown names raise ValueError
-    cfg = method.config(**{**tuned_config(task.name, method.key), **cell.overrides})
+    lam = {"lam": objective.target_lam} if objective.target_lam is not None and _has_lam(method) else {}
+    cfg = method.config(**{**tuned_config(task.name, method.key), **lam, **cell.overrides})
     cfg = method.for_budget(cfg, parse_budget(cell.budget), steps)
     if cell.overrides:
         cfg = method.config(**{**dataclasses.asdict(cfg), **cell.overrides})
     return objective, method, cfg, steps, n
+
+
+def _has_lam(method) -> bool:
+    """Whether the method's config has a ``lam`` field (λ of its target tilt p·exp(λ r))."""
+    return "lam" in {f.name for f in dataclasses.fields(method.Config)}
 
 
 def _record_base(cell: Cell, task: Task, objective, method, cfg, steps: int, n: int) -> dict[str, Any]:
@@ -94,9 +100,10 @@ def _record_base(cell: Cell, task: Task, objective, method, cfg, steps: int, n: 
     key = f"{task.name}|{objective.name}|{method.key}|{cell.budget}|{cell.seed}"
     return {"schema_version": SCHEMA_VERSION, "run_id": "", "git_sha": sha, "git_dirty": dirty, **payload,
             "config_hash": config_hash(payload), "cell": key, "seed": cell.seed,
-            "main_metric": objective.main_metric, "overrides": dict(cell.overrides),
+            "main_metric": objective.main_metric, "objective_meta": task.objective_meta(objective),
+            "overrides": dict(cell.overrides),
             "budget": {"name": cell.budget, "nfe": budget * steps, "nfe_total": budget * steps * n},
-            "n_samples": n, "status": "", "error": None, "metrics": {}, "usage": {},
+            "n_samples": n, "status": "", "error": None, "metrics": {}, "metric_meta": {}, "usage": {},
             "env": environment(cell.device)}
 
 
@@ -112,7 +119,7 @@ def execute(cell: Cell, out: Path, show_progress: bool = True, cache: dict | Non
     rec["run_id"] = f"{rec['cell'].replace('|', '_')}_{rec['config_hash'][:8]}_{uuid.uuid4().hex[:6]}"
     meter = Meter(cap=parse_budget(cell.budget) * steps * n)
     try:
-        method.check(task.family_kind, "diff_proxy" in objective.info)
+        method.check(task.family_kind, objective.grad_proxy is not None)
         _sample_and_score(rec, cell, task, objective, method, cfg, steps, n, meter, out, show_progress)
         rec["status"] = "ok"
     except Incompatible as err:
@@ -134,7 +141,7 @@ def sample(task: Task, objective, method, cfg, n: int, steps: int, seed: int, me
     family = task.build_family()
     family.net = CountedNet(family.net, meter)
     owner_instance = torch.arange(n) % objective.n_instances  # (n,)
-    diff = objective.info.get("diff_proxy")
+    diff = objective.grad_proxy
     ctx = Context(family=family, reward=CountedReward(objective.proxy, meter, owner_instance),
                   streams=Streams(seed, range(n), task.device), n=n, steps=steps,
                   grad_reward=CountedReward(diff, meter, owner_instance) if diff else None,
@@ -155,6 +162,8 @@ def _sample_and_score(rec, cell, task, objective, method, cfg, steps, n, meter, 
     for i, row in enumerate(rows):
         row.update(index=i, owner=int(result.owner[i]), instance=int(instance[i]))
     rec["metrics"] = metrics
+    known = {**task.metrics, **HARNESS_METRICS}
+    rec["metric_meta"] = {k: known[k].as_record() for k in metrics if k in known}
     rec["diagnostics"] = {k: v for k, v in result.diagnostics.items() if k != "selected_value_per_step"}
     rec["samples_path"] = write_samples(out, task.name, rec["run_id"], rows)
 

@@ -9,7 +9,7 @@ that needs no weights. Module-level imports of a task stay light (torch, numpy, 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,11 +20,24 @@ from bench.reward import Reward
 
 @dataclass(frozen=True)
 class MetricMeta:
-    """Declared metadata of one metric (checked by a contract test)."""
+    """Declared metadata of one metric (checked by a contract test).
+
+    ``per_sample``: every per-sample row of ``Task.evaluate`` carries this sample's value under the metric's name
+    and the metric is the mean over all rows (invalid samples included at their failure value).
+    ``naturalness``: the metric measures closeness to the data distribution (validity, FCD, OA, FID, diversity),
+    not the objective; the task also lists it in ``Task.naturalness``.
+    """
 
     display: str
     higher_is_better: bool
     description: str = ""
+    per_sample: bool = False
+    naturalness: bool = False
+
+    def as_record(self) -> dict[str, Any]:
+        """The record's ``metric_meta`` entry of this metric."""
+        return {"display": self.display, "higher_is_better": self.higher_is_better,
+                "per_sample": self.per_sample, "naturalness": self.naturalness}
 
 
 @dataclass(frozen=True)
@@ -33,6 +46,11 @@ class Objective:
 
     ``n_instances`` conditional targets; returned sample j is tied to instance j % n_instances.
     ``main_metric`` is the metric name in ``Task.evaluate``'s output that the leaderboard ranks on.
+    ``grad_proxy``: a differentiable reward for gradient methods (often ``proxy`` itself), None when there is none.
+    ``exact_proxy``: True when the proxy IS the oracle (an exact reward, up to the proxy's floor for invalid
+    samples); False for a learned stand-in, whose proxy-oracle gap the report shows.
+    ``target_lam``: λ of the tilted target p·exp(λ r) the objective is scored against (exact toys), else None;
+    the runner defaults a method's ``lam`` to it.
     """
 
     name: str
@@ -40,7 +58,9 @@ class Objective:
     oracle: Reward
     main_metric: str
     n_instances: int = 1
-    info: dict[str, Any] = field(default_factory=dict)
+    grad_proxy: Reward | None = None
+    exact_proxy: bool = False
+    target_lam: float | None = None
 
 
 class Task(ABC):
@@ -54,6 +74,7 @@ class Task(ABC):
     default_n: ClassVar[int] = 64
     default_budget: ClassVar[str] = "4x"
     metrics: ClassVar[dict[str, MetricMeta]]
+    naturalness: ClassVar[tuple[str, ...]] = ()  # names in ``metrics`` flagged naturalness=True
     pretrain_entry: ClassVar[str | None] = None  # "module:function(out_dir: Path, seed: int, quick: bool)"
 
     def __init__(self, tiny: bool = False, device: str = "cpu") -> None:
@@ -81,6 +102,12 @@ class Task(ABC):
     def evaluate(self, objective: Objective, x0: torch.Tensor,
                  instance: torch.Tensor) -> tuple[dict[str, float], list[dict[str, Any]]]:
         """Metrics of a finished batch, plus one JSON-able row per sample (decoded object, proxy, oracle)."""
+
+    @classmethod
+    def objective_meta(cls, objective: Objective) -> dict[str, Any]:
+        """The record's ``objective_meta``: exact_proxy, target_lam and the task's naturalness metric names."""
+        return {"exact_proxy": objective.exact_proxy, "target_lam": objective.target_lam,
+                "naturalness": list(cls.naturalness)}
 
     @classmethod
     def sample_figure(cls, rows: list[dict[str, Any]], path: Path, title: str) -> Path | None:

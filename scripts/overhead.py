@@ -47,7 +47,7 @@ def main() -> None:
         for key in methods:
             m = registry.methods().get(key)
             try:
-                m.check(task.family_kind, "diff_proxy" in obj.info)
+                m.check(task.family_kind, obj.grad_proxy is not None)
             except Incompatible:
                 continue
             steps = task.default_steps

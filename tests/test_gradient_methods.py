@@ -136,7 +136,7 @@ def _nan_objective() -> Objective:
         return (x0 @ A.to(x0)) * bad
 
     good = Reward("linear", lambda x0, i: x0 @ A.to(x0), differentiable=True)
-    return Objective("nan", good, good, "reward", info={"diff_proxy": Reward("nan", fn, differentiable=True)})
+    return Objective("nan", good, good, "reward", grad_proxy=Reward("nan", fn, differentiable=True))
 
 
 @pytest.mark.parametrize("method", ["dps"] + NEW)

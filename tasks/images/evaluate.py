@@ -10,7 +10,7 @@ import torch
 from bench.task import Objective
 from tasks.images.data import to_uint8
 from tasks.images.metrics import OracleFeatures, diversity, fid
-from tasks.images.rewards import _targets, png_bytes, quantize
+from tasks.images.rewards import _targets, label_targets, png_bytes, quantize, worst_png_bytes
 
 
 def _num(v: float) -> float | None:
@@ -41,18 +41,19 @@ def evaluate_batch(task: Any, objective: Objective, x0: torch.Tensor,
     probs = torch.softmax(task.oracle(xq), dim=1).cpu()  # (N, 10)
     guide_pred = task.guide(xq).argmax(1).cpu()  # (N,)
     feats = OracleFeatures(task.oracle)(xq).cpu()  # (N, 64)
-    sizes = png_bytes(to_uint8(xq))  # (N,)
     ok = valid.cpu().numpy()
+    sizes = np.where(ok, png_bytes(to_uint8(xq)), worst_png_bytes())  # (N,) invalid = incompressible
+    hit = torch.nan_to_num(oracle, nan=0.0)  # (N,) an invalid sample is a miss
     metrics: dict[str, float] = {"invalid_frac": float(1 - ok.mean()),
                                  "oracle_conf": float(probs.max(1).values[ok].mean()) if ok.any() else math.nan,
-                                 "png_bytes": float(sizes[ok].mean()) if ok.any() else math.nan}
-    targets = objective.info.get("targets")
+                                 "png_bytes": float(sizes.mean())}
+    targets = label_targets(objective.name)
     if targets is not None:
         tgt = _targets(targets, instance).cpu()  # (N,)
         keys = tgt.numpy().copy()
         keys[~ok] = -1
-        metrics.update(oracle_acc=float(np.nanmean(oracle.numpy())) if ok.any() else math.nan,
-                       proxy_acc=float((guide_pred == tgt).float()[ok].mean()) if ok.any() else math.nan,
+        metrics.update(oracle_acc=float(hit.mean()),
+                       proxy_acc=float(((guide_pred == tgt) & torch.from_numpy(ok)).float().mean()),
                        proxy_logp=float(proxy[ok].mean()) if ok.any() else math.nan)
         metrics["proxy_oracle_gap"] = metrics["proxy_acc"] - metrics["oracle_acc"]
     else:
@@ -69,6 +70,7 @@ def evaluate_batch(task: Any, objective: Objective, x0: torch.Tensor,
         rows.append({"instance": int(instance[j]), "target": None if tgt is None else int(tgt[j]),
                      "png_b64": task.png_b64(to_uint8(xq_cpu[j:j + 1])[0]) if good else None,
                      "proxy": _num(float(proxy[j])), "oracle": _num(float(oracle[j])),
+                     **({} if tgt is None else {"oracle_acc": float(hit[j])}),
                      "oracle_pred": int(probs[j].argmax()), "guide_pred": int(guide_pred[j]),
-                     "oracle_conf": float(probs[j].max()), "png_bytes": int(sizes[j]) if good else None})
+                     "oracle_conf": float(probs[j].max()), "png_bytes": int(sizes[j])})
     return metrics, rows

@@ -10,6 +10,7 @@ Non-finite samples are invalid: the proxy gives ``floor``, the oracle NaN.
 from __future__ import annotations
 
 import io
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -18,6 +19,16 @@ from bench.reward import Reward
 from tasks.images.data import to_uint8
 
 FLOOR = -1e3
+
+
+def label_targets(spec: str) -> list[int] | None:
+    """Target labels of an objective: ``label=<k>`` -> [k], ``label=all`` -> 0..9, ``compress`` -> None."""
+    if spec == "compress":
+        return None
+    key, _, val = spec.partition("=")
+    if key != "label" or not (val == "all" or (val.isdigit() and 0 <= int(val) <= 9)):
+        raise ValueError(f"unknown images objective {spec!r}; use label=<0..9>, label=all or compress")
+    return list(range(10)) if val == "all" else [int(val)]
 
 
 def _targets(targets: list[int], instance: torch.Tensor) -> torch.Tensor:
@@ -75,6 +86,13 @@ def png_bytes(images: np.ndarray) -> np.ndarray:
         Image.fromarray(img, mode="L").save(buf, format="PNG", compress_level=9)
         sizes.append(buf.tell())
     return np.asarray(sizes, dtype=np.int64)
+
+
+@lru_cache(maxsize=1)
+def worst_png_bytes() -> int:
+    """PNG size of a uniform-noise 28×28 image (numpy seed 0): the failure value of an invalid sample."""
+    noise = np.random.default_rng(0).integers(0, 256, size=(1, 28, 28), dtype=np.uint8)
+    return int(png_bytes(noise)[0])
 
 
 def compress_reward(role: str) -> Reward:

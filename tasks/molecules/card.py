@@ -88,7 +88,7 @@ def _gap_row(fname: str, role: str, g: dict) -> str:
 def write_card(folder: Path, info: dict) -> None:
     """Write MODEL_CARD.md from the pretraining info dict."""
     q, den, gap, diff = info["quality"], info["denoiser"], info["gap"], info["diff_predictor"]
-    obj_rows = "\n".join(f"| `{k}` | " + " | ".join(_fmt(v.get(m, "")) for m in ("hit_rate", "mae", "qed", "sa"))
+    obj_rows = "\n".join(f"| `{k}` | " + " | ".join(_fmt(v.get(m, "")) for m in ("success", "mae", "qed", "sa"))
                          + " |" for k, v in q["objectives"].items())
     gap_rows = "\n".join(_gap_row(fname, role, gap[key]) for fname, role, key in (
         ("gap_proxy.pt", "proxy (methods)", "gap_proxy"), ("gap_oracle.pt", "oracle (scoring)", "gap_oracle")))
@@ -125,12 +125,13 @@ one batched forward of 512 x 32 tokens: {q['fwd_512x32_s']:.3f} s (1 thread). Pr
 {json.dumps({k: round(v, 3) for k, v in q['property_means'].items()})}. Examples: {', '.join(q['examples'][:8])}.
 
 ### Unguided oracle metrics of candidate objectives (same samples)
-| objective | hit_rate | mae | qed | sa |
+| objective | success | mae | qed | sa |
 |---|---|---|---|---|
 {obj_rows}
 
 Hit: rings exact, |logP - v| <= {obj.HIT_TOL['logp']}, |gap - v| <= {obj.HIT_TOL['gap']} hartree,
-QED >= {obj.QED_HIT}, SA <= {obj.SA_HIT}; invalid samples count as misses.
+QED >= {obj.QED_HIT}, SA <= {obj.SA_HIT}; invalid samples count as misses (success) and at the worst value
+(mae: error {obj.WORST_ERR}; qed {obj.WORST_OPEN['qed']}, sa {obj.WORST_OPEN['sa']}).
 
 ## Property regressors
 | file | role | trained on | features | hidden | params | test MAE (hartree) |
@@ -138,7 +139,7 @@ QED >= {obj.QED_HIT}, SA <= {obj.SA_HIT}; invalid samples count as misses.
 {gap_rows}
 
 `diff_predictor.pt`: 1-D CNN on token one-hots (width {info.get('diff_width', 96)}), {diff['params']:,} parameters,
-half_a, {diff['epochs']} epochs; the differentiable proxy (`Objective.info["diff_proxy"]`). Test MAE on
+half_a, {diff['epochs']} epochs; the differentiable proxy (`Objective.grad_proxy`). Test MAE on
 {diff['n_test']} test molecules: {json.dumps({k: round(v, 4) for k, v in diff['test_mae'].items()})}.
 
 Total pretraining wall time: {info['total_wall_s'] / 60:.1f} min.

@@ -3,8 +3,14 @@
 Specs: ``rings=<k>`` (RDKit ring count), ``logp=<v>`` (Crippen logP), ``gap=<v>`` (HOMO-LUMO gap in hartree,
 QM9 DFT units), ``qed`` (maximise) and ``sa`` (minimise the SA score). Every reward is "higher is better":
 targets score ``-|prop - target|``, ``qed`` scores QED and ``sa`` scores ``-SA``. Proxies give invalid samples
-``floor``; oracles give NaN. A sample *hits* when its oracle property is within ``HIT_TOL`` of the target
-(rings: exact), or QED >= 0.6, or SA <= 2.5; the hit rate counts invalid samples as misses.
+``floor``; oracles give NaN.
+
+Main metric ``success``: the fraction of ALL samples that are valid and on target, i.e. whose oracle property is
+within ``HIT_TOL`` of the target (rings: exact match; logP: ±0.25; gap: ±0.005 hartree), or QED >= 0.6, or
+SA <= 2.5; an invalid molecule is a failure. Beside it, per sample with invalid counted at the worst value:
+``mae`` (targets; invalid error = ``WORST_ERR``: rings 10, logP 10, gap 1 hartree, the proxy floors' magnitudes,
+beyond any QM9 molecule's error at in-range targets) and ``qed`` / ``sa`` (invalid = QED 0 / SA 10, the ends of
+their ranges). ``mae_valid`` and ``prop_mean`` average over valid molecules only (informative, never ranked).
 """
 from __future__ import annotations
 
@@ -19,6 +25,8 @@ HIT_TOL = {"rings": 0.0, "logp": 0.25, "gap": 0.005}
 QED_HIT, SA_HIT = 0.6, 2.5
 FLOORS = {"rings": -10.0, "logp": -10.0, "gap": -1.0, "qed": -1.0, "sa": -11.0}
 PATTERNS = ["rings=<k>", "logp=<v>", "gap=<v>", "qed", "sa"]
+WORST_ERR = {kind: -FLOORS[kind] for kind in TARGET_KINDS}  # |error| an invalid molecule counts as
+WORST_OPEN = {"qed": 0.0, "sa": 10.0}  # property value an invalid molecule counts as (QED in [0, 1], SA in [1, 10])
 
 
 @dataclass(frozen=True)
@@ -72,14 +80,23 @@ def hits(spec: Spec, prop: np.ndarray) -> np.ndarray:
         return prop >= QED_HIT if spec.kind == "qed" else prop <= SA_HIT
 
 
-def objective_metrics(spec: Spec, prop: np.ndarray) -> dict[str, float]:
-    """Objective metrics from oracle properties (NaN = invalid): mae or qed/sa mean, and hit_rate."""
-    valid = prop[~np.isnan(prop)]
-    out = {"hit_rate": float(hits(spec, prop).mean()) if len(prop) else float("nan")}
-    mean = float(valid.mean()) if len(valid) else float("nan")
+def per_sample(spec: Spec, prop: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-sample objective metrics from oracle properties (NaN = invalid), invalid at the failure value:
+    ``success`` (0/1) and ``mae`` (targets) or ``qed`` / ``sa`` (open objectives), each (N,) float64."""
+    out = {"success": hits(spec, prop).astype(np.float64)}
+    bad = np.isnan(prop)
     if spec.target is not None:
-        out["mae"] = float(np.abs(valid - spec.target).mean()) if len(valid) else float("nan")
-        out["prop_mean"] = mean
+        out["mae"] = np.where(bad, WORST_ERR[spec.kind], np.abs(prop - spec.target))
     else:
-        out[spec.kind] = mean
+        out[spec.kind] = np.where(bad, WORST_OPEN[spec.kind], prop)
+    return out
+
+
+def objective_metrics(spec: Spec, prop: np.ndarray) -> dict[str, float]:
+    """Objective metrics: the means of ``per_sample``, plus ``prop_mean`` (and ``mae_valid``) over valid samples."""
+    valid = prop[~np.isnan(prop)]
+    out = {k: float(v.mean()) if len(v) else float("nan") for k, v in per_sample(spec, prop).items()}
+    out["prop_mean"] = float(valid.mean()) if len(valid) else float("nan")
+    if spec.target is not None:
+        out["mae_valid"] = float(np.abs(valid - spec.target).mean()) if len(valid) else float("nan")
     return out

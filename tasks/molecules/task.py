@@ -1,11 +1,12 @@
 """`molecules`: masked discrete diffusion over QM9 SMILES characters, RDKit and DFT-gap objectives.
 
 Base model: a small bidirectional transformer MDLM over fixed-length (32) character sequences with a real PAD
-token (``data.py``). Objectives (``objectives.py``): ``rings=k``, ``logp=v``, ``gap=v`` (targets, MAE + hit rate),
-``qed`` (max), ``sa`` (min). Proxies are computed on the decoded x̂0 (invalid -> floor); the RDKit objectives use
-the exact RDKit property for both proxy and oracle, ``gap`` uses a fingerprint-MLP proxy and a differently built
-oracle trained on the other half of QM9 train. ``Objective.info["diff_proxy"]`` is a one-hot CNN predictor of the
-property (differentiable on (N, L, V) probabilities). RDKit is imported only inside functions.
+token (``data.py``). Objectives (``objectives.py``): ``rings=k``, ``logp=v``, ``gap=v`` (targets), ``qed`` (max),
+``sa`` (min); every objective ranks on ``success`` (valid and on target; invalid = failure). Proxies are computed
+on the decoded x̂0 (invalid -> floor); the RDKit objectives use the exact RDKit property for both proxy and oracle
+(``exact_proxy``), ``gap`` uses a fingerprint-MLP proxy and a differently built oracle trained on the other half
+of QM9 train. ``Objective.grad_proxy`` is a one-hot CNN predictor of the property (differentiable on (N, L, V)
+probabilities). RDKit is imported only inside functions.
 """
 from __future__ import annotations
 
@@ -27,18 +28,29 @@ from tasks.molecules.models import Models, load_models, tiny_models
 log = logging.getLogger(__name__)
 
 METRICS = {
-    "mae": MetricMeta("MAE to target", False, "mean |oracle property - target| over valid molecules"),
-    "hit_rate": MetricMeta("hit rate", True, "fraction of all samples whose oracle property hits the target"),
+    "success": MetricMeta("success rate", True, "fraction of all samples valid and on target (rings exact, logP "
+                          "±0.25, gap ±0.005 Ha, QED >= 0.6, SA <= 2.5); invalid = failure", per_sample=True),
+    "mae": MetricMeta("MAE to target (invalid = worst)", False, "mean |oracle property - target|, an invalid "
+                      "molecule counted at the worst error (rings 10, logP 10, gap 1 Ha)", per_sample=True),
+    "mae_valid": MetricMeta("MAE over valid", False, "mean |oracle property - target| over valid molecules only"),
     "prop_mean": MetricMeta("property mean", True, "mean oracle property over valid molecules (informative)"),
-    "qed": MetricMeta("QED", True, "mean RDKit QED over valid molecules"),
-    "sa": MetricMeta("SA score", False, "mean RDKit Contrib SA score over valid molecules"),
-    "validity": MetricMeta("validity", True, "fraction of samples RDKit parses (PAD must be a suffix)"),
-    "uniqueness": MetricMeta("uniqueness", True, "distinct canonical SMILES / valid"),
-    "novelty": MetricMeta("novelty", True, "distinct valid not in QM9 train / distinct valid"),
-    "diversity": MetricMeta("internal diversity", True, "1 - mean pairwise Tanimoto (Morgan r2, 2048)"),
-    "nll": MetricMeta("NLL (nats)", False, "MDLM ELBO bound on -log p_base(x) per molecule"),
-    "fcd": MetricMeta("FCD to QM9 test", False, "Frechet ChemNet distance (fcd-torch; NaN when missing)"),
+    "qed": MetricMeta("QED (invalid = 0)", True, "mean RDKit QED, an invalid molecule counted as 0",
+                      per_sample=True),
+    "sa": MetricMeta("SA score (invalid = 10)", False, "mean RDKit Contrib SA score, an invalid molecule "
+                     "counted as 10", per_sample=True),
+    "validity": MetricMeta("validity", True, "fraction of samples RDKit parses (PAD must be a suffix)",
+                           naturalness=True),
+    "uniqueness": MetricMeta("uniqueness", True, "distinct canonical SMILES / valid", naturalness=True),
+    "novelty": MetricMeta("novelty", True, "distinct valid not in QM9 train / distinct valid", naturalness=True),
+    "diversity": MetricMeta("internal diversity", True, "1 - mean pairwise Tanimoto (Morgan r2, 2048)",
+                            naturalness=True),
+    "nll": MetricMeta("NLL (nats)", False, "MDLM ELBO bound on -log p_base(x) per molecule", per_sample=True,
+                      naturalness=True),
+    "fcd": MetricMeta("FCD to QM9 test", False, "Frechet ChemNet distance (fcd-torch; NaN when missing)",
+                      naturalness=True),
     "n_invalid": MetricMeta("invalid count", False, "samples that do not decode to a molecule"),
+    "proxy_oracle_gap": MetricMeta("proxy-oracle gap", False, "learned proxies only (gap): mean proxy score - "
+                                   "oracle score over valid molecules (> 0: the proxy is over-optimistic)"),
 }
 
 
@@ -46,12 +58,13 @@ class Molecules(Task):
     """QM9 SMILES masked diffusion with RDKit / DFT-gap objectives."""
 
     name = "molecules"
-    version = "2"  # 2: denoiser retrained longer (phase 3, see the model card)
+    version = "3"  # 2: denoiser retrained longer (phase 3); 3: main metric success, invalid counted as failure
     family_kind = "discrete"
     default_objective = "rings=3"
     default_steps = 64
     default_n = 64
     metrics = METRICS
+    naturalness = ("validity", "uniqueness", "novelty", "diversity", "nll", "fcd")
     pretrain_entry = "tasks.molecules.pretrain:pretrain"
 
     def __init__(self, tiny: bool = False, device: str = "cpu") -> None:
@@ -116,10 +129,9 @@ class Molecules(Task):
         return Reward(f"{spec.name}_diff", fn, on="x0", differentiable=True, role="proxy", floor=spec.floor)
 
     def objective(self, spec: str) -> Objective:
-        s = obj.parse(spec)
-        main = "mae" if s.target is not None else s.kind
-        return Objective(s.name, self._reward(s, "proxy"), self._reward(s, "oracle"), main_metric=main,
-                         info={"diff_proxy": self._diff_reward(s), "spec": s})
+        s = obj.parse(spec)  # the RDKit properties are exact (proxy = oracle); gap's proxy is a learned regressor
+        return Objective(s.name, self._reward(s, "proxy"), self._reward(s, "oracle"), main_metric="success",
+                         grad_proxy=self._diff_reward(s), exact_proxy=s.kind != "gap")
 
     # -- evaluation ----------------------------------------------------------------------------------------
     def evaluate(self, objective: Objective, x0: torch.Tensor,
@@ -127,7 +139,7 @@ class Molecules(Task):
         from tasks.molecules import chem
         from tasks.molecules.sampling import elbo_nll
 
-        spec = objective.info.get("spec") or obj.parse(objective.name)
+        spec = obj.parse(objective.name)
         smiles = self.decode(x0)
         oracle_prop = self.property_fn(spec.kind, "oracle")(smiles)  # (N,) NaN invalid
         proxy = objective.proxy(x0, instance).cpu().numpy()
@@ -140,10 +152,14 @@ class Molecules(Task):
         nll = elbo_nll(self.models.denoiser, x0.to(self.device), MASK_ID)  # (N,)
         metrics["nll"] = float(nll.mean())
         metrics["fcd"] = self.models.fcd(smiles)
+        valid = ~np.isnan(oracle)  # (N,)
+        if not objective.exact_proxy:
+            metrics["proxy_oracle_gap"] = float((proxy - oracle)[valid].mean()) if valid.any() else float("nan")
+        per = obj.per_sample(spec, oracle_prop)  # (N,) each, invalid at its failure value
         rows = [{"smiles": s, "valid": s is not None, "proxy": float(p),
                  "oracle": None if np.isnan(o) else float(o), "property": None if np.isnan(v) else float(v),
-                 "nll": float(n)}
-                for s, p, o, v, n in zip(smiles, proxy, oracle, oracle_prop, nll.tolist())]
+                 "nll": float(n), **{k: float(col[i]) for k, col in per.items()}}
+                for i, (s, p, o, v, n) in enumerate(zip(smiles, proxy, oracle, oracle_prop, nll.tolist()))]
         return metrics, rows
 
     @classmethod

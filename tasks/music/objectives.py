@@ -1,7 +1,7 @@
 """Rewards of the music task: SCG rule losses against held-out targets (exact proxy/oracle and surrogates).
 
 Proxy = −(rule loss of the decoded x̂0) (non-differentiable; the floor for an empty roll); oracle = the same on the
-final sample (NaN for an empty roll). ``diff_proxy`` = −MSE of the smooth surrogate (pitch histogram, note
+final sample (NaN for an empty roll). ``Objective.grad_proxy`` = −MSE of the smooth surrogate (pitch histogram, note
 density). Each sample's target is ``targets[instance % n_targets]``.
 """
 from __future__ import annotations

@@ -35,8 +35,9 @@ def _metrics() -> dict[str, MetricMeta]:
          for r in RULE_NAMES}
     m.update({f"loss_{r}_std": MetricMeta(f"{r} loss std", False, "spread over samples") for r in RULE_NAMES})
     m["loss_all"] = MetricMeta("summed rule loss", False, "sum of the three rule losses (TreeG's w = 1)")
-    m["oa"] = MetricMeta("overlapping area", True, "mean OA over mgeval features vs held-out excerpts")
-    m.update({f"oa_{f}": MetricMeta(f"OA {f}", True, "OA of one feature") for f in OA_FEATURES})
+    m["oa"] = MetricMeta("overlapping area", True, "mean OA over mgeval features vs held-out excerpts",
+                         naturalness=True)
+    m.update({f"oa_{f}": MetricMeta(f"OA {f}", True, "OA of one feature", naturalness=True) for f in OA_FEATURES})
     m["invalid_rate"] = MetricMeta("empty rolls", False, "fraction of samples with no note")
     return m
 
@@ -52,6 +53,7 @@ class MusicTask(Task):
     default_n = 100
     default_budget = "4x"
     metrics = _metrics()
+    naturalness = ("oa", *(f"oa_{f}" for f in OA_FEATURES))
     pretrain_entry = "tasks.music.pretrain:pretrain"
 
     def __init__(self, tiny: bool = False, device: str = "cpu") -> None:
@@ -81,10 +83,9 @@ class MusicTask(Task):
     def objective(self, spec: str) -> Objective:
         from tasks.music.objectives import build_rewards
         proxy, oracle, diff = build_rewards(spec, self.targets)
-        info: dict[str, Any] = {"n_targets": self.targets.n}
-        if diff is not None:
-            info["diff_proxy"] = diff
-        return Objective(spec, proxy, oracle, main_metric=f"loss_{spec}", n_instances=self.targets.n, info=info)
+        # the proxy is the rule loss itself (on x̂0 during sampling, on x0 at the end): an exact reward
+        return Objective(spec, proxy, oracle, main_metric=f"loss_{spec}", n_instances=self.targets.n,
+                         grad_proxy=diff, exact_proxy=True)
 
     def decode(self, x0: torch.Tensor) -> list[Any]:
         """PrettyMIDI objects (None for an empty roll)."""

@@ -6,10 +6,15 @@ likelihood Π_ℓ (X[ℓ, M] + X[ℓ, z_ℓ]); the posterior over z times p(z) g
 p(x0ˡ | x_t). Objectives: `count` (number of token 0; differentiable on soft input as Σ_ℓ P[ℓ, 0]) and `motif`
 (1 if the tokens 1, 2, 3 appear consecutively; non-differentiable) and `pattern` (positions equal to
 0 1 2 3 0 1, against the chain's stay bias; differentiable on soft input). ``tilted_pmf`` gives p·exp(r/α) exactly.
+Every objective is scored against its exact tilted pmf at λ = ``TARGET_LAM`` = 1: the main metric is the total
+variation between the empirical distribution of the returned samples and that pmf, reported beside its noise floor
+(the expected TV of n iid exact samples, computed exactly from the binomial marginals, ``tv_floor``).
 """
 from __future__ import annotations
 
 import itertools
+import math
+from functools import lru_cache
 from typing import Any
 
 import torch
@@ -25,6 +30,7 @@ P_INIT = torch.tensor([0.4, 0.3, 0.2, 0.1], dtype=torch.float64)
 STAY = 0.85
 MOTIF = (1, 2, 3)
 PATTERN = (0, 1, 2, 3, 0, 1)  # every position switches token: rare under the chain (stay 0.85)
+TARGET_LAM = 1.0  # λ of the tilted target p·exp(λ r) every objective is scored against
 
 
 def all_sequences() -> torch.Tensor:
@@ -70,6 +76,24 @@ def tilted_pmf(reward, alpha: float) -> torch.Tensor:
     return torch.softmax(base_pmf().log() + r / alpha, 0)
 
 
+def tv_floor(pmf: torch.Tensor, n: int) -> float:
+    """Expected TV between the empirical pmf of n iid draws of ``pmf`` and ``pmf`` itself, exactly.
+
+    E[½ Σ_z |N_z/n − q_z|] = ½ Σ_z E|N_z/n − q_z| with N_z ~ Binomial(n, q_z) (linearity of expectation), and
+    de Moivre's mean absolute deviation E|N − nq| = 2 m C(n, m) q^m (1 − q)^(n−m+1) with m = ⌊nq⌋ + 1."""
+    q = pmf.double().clamp(1e-300, 1 - 1e-16)  # (S,)
+    m = torch.floor(n * q) + 1  # (S,)
+    logc = math.lgamma(n + 1) - torch.lgamma(m + 1) - torch.lgamma(n - m + 1)
+    mad = 2 * m * torch.exp(logc + m * q.log() + (n - m + 1) * torch.log1p(-q))  # (S,) E|N − nq|
+    return 0.5 * float(torch.where(m <= n, mad, torch.zeros_like(mad)).sum()) / n
+
+
+def empirical_tv(x0: torch.Tensor, pmf: torch.Tensor) -> float:
+    """TV between the empirical distribution of sequences x0 (N, L) and ``pmf`` over ``all_sequences()``."""
+    emp = torch.bincount(seq_index(x0), minlength=V**L).double() / len(x0)  # (4096,)
+    return 0.5 * float((emp - pmf).abs().sum())
+
+
 def seq_index(x0: torch.Tensor) -> torch.Tensor:
     """Index of each sequence in ``all_sequences()``: (N,)."""
     return (x0.cpu() * (V ** torch.arange(L - 1, -1, -1))).sum(-1)
@@ -106,15 +130,34 @@ class ExactDenoiser(nn.Module):
         return (marg / marg.sum(-1, keepdim=True).clamp_min(1e-30)).clamp_min(1e-30).log()
 
 
+REWARDS = {"count": (count_reward, True), "pattern": (pattern_reward, True), "motif": (motif_reward, False)}
+
+
+@lru_cache(maxsize=None)
+def target_pmf(name: str) -> torch.Tensor:
+    """Exact tilted pmf p·exp(λ r) of objective ``name`` at λ = ``TARGET_LAM``: (4096,) float64."""
+    return tilted_pmf(REWARDS[name][0], 1.0 / TARGET_LAM)
+
+
+@lru_cache(maxsize=None)
+def _floor(name: str, n: int) -> float:
+    return tv_floor(target_pmf(name), n)
+
+
 class ToySeqTask(Task):
     name = "toyseq"
-    version = "1"
+    version = "2"  # 2: main metric = TV to the exact tilted pmf at λ = 1
     family_kind = "discrete"
     default_objective = "pattern"
     default_steps = 64
     default_n = 64
     metrics = {
-        "reward": MetricMeta("oracle reward (mean)", True, "exact reward of the returned samples"),
+        "tv": MetricMeta("TV to target", False, "total variation between the samples' empirical pmf and the exact "
+                         "tilted pmf p·exp(λ r), λ = target_lam"),
+        "tv_floor": MetricMeta("TV floor", False, "expected TV of n iid exact tilted samples (noise floor)"),
+        "reward_err": MetricMeta("tilted-mean reward error", False, "|mean reward - exact E_target[r]|"),
+        "reward": MetricMeta("oracle reward (mean)", True, "exact reward of the returned samples (secondary)",
+                             per_sample=True),
         "reward_std": MetricMeta("reward std", False, "spread of the exact reward"),
         "unique": MetricMeta("unique fraction", True, "distinct sequences / samples"),
     }
@@ -127,13 +170,12 @@ class ToySeqTask(Task):
         return MaskedFamily(ExactDenoiser().to(self.device), L, V)
 
     def objective(self, spec: str) -> Objective:
-        fns = {"count": (count_reward, True), "pattern": (pattern_reward, True), "motif": (motif_reward, False)}
-        if spec not in fns:
+        if spec not in REWARDS:
             raise ValueError(f"toyseq has no objective {spec!r}; choose from {self.objectives()}")
-        fn, diff = fns[spec]
+        fn, diff = REWARDS[spec]
         proxy = Reward(spec, fn, differentiable=diff, role="proxy", floor=0.0)
-        info = {"diff_proxy": proxy} if diff else {}
-        return Objective(spec, proxy, Reward(spec, fn, role="oracle"), main_metric="reward", info=info)
+        return Objective(spec, proxy, Reward(spec, fn, role="oracle"), main_metric="tv",
+                         grad_proxy=proxy if diff else None, exact_proxy=True, target_lam=TARGET_LAM)
 
     def decode(self, x0: torch.Tensor) -> list[Any]:
         return ["".join("ABCD"[v] for v in row) for row in x0.tolist()]
@@ -142,6 +184,11 @@ class ToySeqTask(Task):
                  instance: torch.Tensor) -> tuple[dict[str, float], list[dict[str, Any]]]:
         oracle, proxy = objective.oracle(x0, instance), objective.proxy(x0, instance)
         dec = self.decode(x0)
-        metrics = {"reward": float(oracle.mean()), "reward_std": float(oracle.std()) if len(oracle) > 1 else 0.0,
+        pmf = target_pmf(objective.name)
+        exact_r = float((pmf * objective.oracle(all_sequences(), torch.zeros(V**L, dtype=torch.long))).sum())
+        metrics = {"tv": empirical_tv(x0, pmf), "tv_floor": _floor(objective.name, len(x0)),
+                   "reward_err": abs(float(oracle.mean()) - exact_r),
+                   "reward": float(oracle.mean()), "reward_std": float(oracle.std()) if len(oracle) > 1 else 0.0,
                    "unique": len(set(dec)) / max(1, len(dec))}
-        return metrics, [{"x": d, "proxy": float(p), "oracle": float(o)} for d, p, o in zip(dec, proxy, oracle)]
+        return metrics, [{"x": d, "proxy": float(p), "oracle": float(o), "reward": float(o)}
+                         for d, p, o in zip(dec, proxy, oracle)]

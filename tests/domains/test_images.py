@@ -12,7 +12,7 @@ import torch
 
 from tasks.images import data
 from tasks.images.metrics import OracleFeatures, diversity, feature_stats, fid
-from tasks.images.rewards import png_bytes
+from tasks.images.rewards import png_bytes, worst_png_bytes
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "tasks" / "images" / "weights"
 
@@ -100,7 +100,7 @@ def test_label_rewards_metadata_and_parity(tiny):
     ob = tiny.objective("label=4")
     assert (ob.proxy.role, ob.proxy.on, ob.proxy.differentiable) == ("proxy", "x0", True)
     assert ob.oracle.role == "oracle" and not ob.oracle.differentiable and ob.main_metric == "oracle_acc"
-    assert ob.info["diff_proxy"] is ob.proxy
+    assert ob.grad_proxy is ob.proxy and not ob.exact_proxy
     x = torch.randn(5, 1, 28, 28).clamp(-1, 1)
     inst = torch.zeros(5, dtype=torch.long)
     direct = torch.log_softmax(tiny.guide(x), 1)[:, 4]
@@ -125,7 +125,7 @@ def test_label_all_ties_targets_to_instances(tiny):
 
 def test_compress_reward(tiny):
     ob = tiny.objective("compress")
-    assert not ob.proxy.differentiable and ob.main_metric == "png_bytes" and "diff_proxy" not in ob.info
+    assert not ob.proxy.differentiable and ob.main_metric == "png_bytes" and ob.grad_proxy is None and ob.exact_proxy
     x = torch.stack([torch.full((1, 28, 28), -1.0), torch.rand(1, 28, 28) * 2 - 1])
     r = ob.proxy(x, torch.zeros(2, dtype=torch.long))
     assert torch.equal(r, -torch.from_numpy(png_bytes(data.to_uint8(x))).float())
@@ -151,6 +151,11 @@ def test_tiny_smoke(tiny):
         assert set(metrics) <= set(tiny.metrics) and len(rows) == 6
         assert metrics["invalid_frac"] == pytest.approx(1 / 6)
         assert rows[1]["png_b64"] is None and rows[0]["png_b64"]
+        assert rows[1]["png_bytes"] == worst_png_bytes()  # an invalid sample counts as incompressible
+        assert metrics["png_bytes"] == pytest.approx(np.mean([r["png_bytes"] for r in rows]))
+        if spec != "compress":  # an invalid sample is a miss, and the accuracy is the mean over all rows
+            assert rows[1]["oracle_acc"] == 0.0
+            assert metrics["oracle_acc"] == pytest.approx(np.mean([r["oracle_acc"] for r in rows]))
         json.dumps(rows)
     objs = tiny.decode(x0)
     assert objs[1] is None and objs[0].shape == (28, 28) and objs[0].dtype == np.uint8

@@ -105,7 +105,11 @@ def test_objective_parsing() -> None:
     spec = obj.parse("rings=3")
     np.testing.assert_array_equal(obj.hits(spec, prop), [True, False, False])
     m = obj.objective_metrics(spec, prop)
-    assert m["mae"] == pytest.approx(0.5) and m["hit_rate"] == pytest.approx(1 / 3)
+    assert m["success"] == pytest.approx(1 / 3) and m["mae_valid"] == pytest.approx(0.5)
+    assert m["mae"] == pytest.approx((0 + 1 + obj.WORST_ERR["rings"]) / 3)  # the invalid one at the worst error
+    q = obj.objective_metrics(obj.parse("qed"), np.array([0.7, 0.5, np.nan]))
+    assert q["success"] == pytest.approx(1 / 3) and q["qed"] == pytest.approx((0.7 + 0.5 + 0.0) / 3)
+    assert q["prop_mean"] == pytest.approx(0.6)
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +135,7 @@ def test_tiny_smoke(tiny: Molecules) -> None:
         metrics, rows = tiny.evaluate(o, x0, inst)
         assert set(metrics) <= set(METRICS) and o.main_metric in metrics and len(rows) == 8
         assert metrics["validity"] == pytest.approx(sum(s is not None for s in tiny.decode(x0)) / 8)
-        diff = o.info["diff_proxy"]
+        diff = o.grad_proxy
         assert diff.differentiable and diff.role == "proxy"
         soft = torch.softmax(torch.randn(8, data.LENGTH, data.V), -1).requires_grad_(True)
         diff(soft, inst).sum().backward()
