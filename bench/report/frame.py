@@ -97,7 +97,14 @@ def _task_metrics(task: str) -> dict[str, Any]:
         return {}
 
 
+def _old_natural(name: str) -> bool:
+    return name in OLD_NATURALNESS or (name.startswith("oa_") and not name.endswith("_std"))
+
+
 def metric_info(rec: dict[str, Any], name: str) -> MetricInfo:
+    """The record's ``metric_meta`` entry. A metric the record does not describe takes display and direction from
+    the task's current declaration; it is set-level (older rows never carried metric values) and counts as
+    naturalness by the conventional names (``OLD_NATURALNESS``, music's ``oa_*``)."""
     meta = (rec.get("metric_meta") or {}).get(name)
     if meta:
         return MetricInfo(meta.get("display", name), bool(meta.get("higher_is_better", True)),
@@ -105,9 +112,8 @@ def metric_info(rec: dict[str, Any], name: str) -> MetricInfo:
     from bench.runner import HARNESS_METRICS
     declared = _task_metrics(rec["task"]).get(name) or HARNESS_METRICS.get(name)
     if declared is None:
-        return MetricInfo(name)
-    return MetricInfo(declared.display, bool(declared.higher_is_better), bool(getattr(declared, "per_sample", False)),
-                      bool(getattr(declared, "naturalness", False)))
+        return MetricInfo(name, naturalness=_old_natural(name))
+    return MetricInfo(declared.display, bool(declared.higher_is_better), False, _old_natural(name))
 
 
 def objective_info(rec: dict[str, Any]) -> ObjectiveInfo:
@@ -116,8 +122,7 @@ def objective_info(rec: dict[str, Any]) -> ObjectiveInfo:
     meta = rec.get("objective_meta")
     if meta is None and rec.get("metric_meta") is None:
         names = (rec.get("metrics") or {}).keys()
-        return ObjectiveInfo(None, None, tuple(sorted(m for m in names if m in OLD_NATURALNESS
-                                                      or m.startswith("oa_") and not m.endswith("_std"))))
+        return ObjectiveInfo(None, None, tuple(sorted(m for m in names if _old_natural(m))))
     meta = meta or {}
     natural = tuple(meta.get("naturalness") or ()) or tuple(
         sorted(k for k, v in (rec.get("metric_meta") or {}).items() if v.get("naturalness")))
