@@ -56,9 +56,13 @@ class Comparison:
     outcome: str
 
 
-def rng_for(key: str) -> np.random.Generator:
-    """A generator seeded from a string key (stable across runs and processes, unlike ``hash``)."""
-    return np.random.default_rng(zlib.crc32(key.encode()))
+def rng_for(*arrays: np.ndarray) -> np.random.Generator:
+    """A generator seeded from the data it resamples (crc32 of the float64 bytes): the same values give the same
+    interval wherever they appear (two cells with identical data show identical intervals), in any process."""
+    crc = 0
+    for a in arrays:
+        crc = zlib.crc32(np.ascontiguousarray(a, dtype=np.float64).tobytes(), crc)
+    return np.random.default_rng(crc)
 
 
 def _finite(values: np.ndarray) -> np.ndarray:
@@ -90,23 +94,23 @@ def _percentiles(boot: np.ndarray) -> tuple[float, float]:
     return float(np.quantile(boot, alpha)), float(np.quantile(boot, 1 - alpha))
 
 
-def seed_interval(values: list[float], key: str, n_boot: int = N_BOOT) -> Interval:
+def seed_interval(values: list[float], n_boot: int = N_BOOT) -> Interval:
     """Mean of per-seed values and a bootstrap-over-seeds interval (none below ``MIN_SEEDS`` finite seeds)."""
     means = _finite(np.array(values, dtype=float))
     if len(means) == 0:
         return Interval(float("nan"), float("nan"), float("nan"), 0, 0, "none")
     if len(means) < MIN_SEEDS:
         return Interval(float(means.mean()), float("nan"), float("nan"), len(means), 0, "none")
-    lo, hi = _percentiles(_seed_boot(means, rng_for(key), n_boot))
+    lo, hi = _percentiles(_seed_boot(means, rng_for(means), n_boot))
     return Interval(float(means.mean()), lo, hi, len(means), 0, "seeds")
 
 
-def nested_interval(groups: list[np.ndarray], key: str, n_boot: int = N_BOOT) -> Interval:
+def nested_interval(groups: list[np.ndarray], n_boot: int = N_BOOT) -> Interval:
     """Mean of seed means and a nested (seeds, then samples within seed) bootstrap interval."""
     groups = [g for g in (_finite(g) for g in groups) if len(g)]
     if not groups:
         return Interval(float("nan"), float("nan"), float("nan"), 0, 0, "none")
-    rng = rng_for(key)
+    rng = rng_for(*groups)
     mean = float(np.mean([g.mean() for g in groups]))
     seed_idx = rng.integers(0, len(groups), (n_boot, len(groups)))  # (B, S)
     lo, hi = _percentiles(_nested_boot(groups, seed_idx, rng))
@@ -122,7 +126,7 @@ def _outcome(lo: float, hi: float, higher_is_better: bool) -> str:
     return "win" if better else "loss"
 
 
-def paired_seeds(a: dict[int, float], b: dict[int, float], higher_is_better: bool, key: str,
+def paired_seeds(a: dict[int, float], b: dict[int, float], higher_is_better: bool,
                  n_boot: int = N_BOOT) -> Comparison:
     """A - B on the seeds both have (set-level metric): bootstrap over matched seeds; n/a below ``MIN_SEEDS``."""
     seeds = sorted(s for s in set(a) & set(b) if np.isfinite(a[s]) and np.isfinite(b[s]))
@@ -130,11 +134,11 @@ def paired_seeds(a: dict[int, float], b: dict[int, float], higher_is_better: boo
     if len(diffs) < MIN_SEEDS:
         return Comparison(float(diffs.mean()) if len(diffs) else float("nan"), float("nan"), float("nan"),
                           len(diffs), "n/a")
-    lo, hi = _percentiles(_seed_boot(diffs, rng_for(key), n_boot))
+    lo, hi = _percentiles(_seed_boot(diffs, rng_for(diffs), n_boot))
     return Comparison(float(diffs.mean()), lo, hi, len(diffs), _outcome(lo, hi, higher_is_better))
 
 
-def paired_nested(a: dict[int, np.ndarray], b: dict[int, np.ndarray], higher_is_better: bool, key: str,
+def paired_nested(a: dict[int, np.ndarray], b: dict[int, np.ndarray], higher_is_better: bool,
                   n_boot: int = N_BOOT) -> Comparison:
     """A - B on matched seeds (per-sample metric), nested bootstrap with the same seed draws for both cells.
 
@@ -144,11 +148,11 @@ def paired_nested(a: dict[int, np.ndarray], b: dict[int, np.ndarray], higher_is_
     seeds = sorted(s for s in set(a) & set(b) if len(_finite(a[s])) and len(_finite(b[s])))
     if not seeds:
         return Comparison(float("nan"), float("nan"), float("nan"), 0, "n/a")
-    rng = rng_for(key)
     if all(len(a[s]) == len(b[s]) for s in seeds):
-        iv = nested_interval([np.asarray(a[s], float) - np.asarray(b[s], float) for s in seeds], key, n_boot)
+        iv = nested_interval([np.asarray(a[s], float) - np.asarray(b[s], float) for s in seeds], n_boot)
         return Comparison(iv.mean, iv.lo, iv.hi, iv.seeds, _outcome(iv.lo, iv.hi, higher_is_better))
     ga, gb = [_finite(a[s]) for s in seeds], [_finite(b[s]) for s in seeds]
+    rng = rng_for(*ga, *gb)
     diff = float(np.mean([x.mean() for x in ga]) - np.mean([x.mean() for x in gb]))
     seed_idx = rng.integers(0, len(seeds), (n_boot, len(seeds)))  # (B, S), shared by both cells
     boot = _nested_boot(ga, seed_idx, rng) - _nested_boot(gb, seed_idx, rng)

@@ -65,9 +65,9 @@ def test_nested_bootstrap_covers_the_true_mean_at_the_nominal_rate():
     ratio = ((n_seeds - 1) / n_seeds * between + sd**2 * (n - 1) / n**2) / between  # bootstrap var / true var
     expected = 2 * student_t.cdf(1.959964 * math.sqrt(ratio), n_seeds - 1) - 1
     hits = 0
-    for r in range(reps):
+    for _ in range(reps):
         groups = [rng.normal(rng.normal(0, sd_seed), sd, n) for _ in range(n_seeds)]
-        iv = stats.nested_interval(groups, f"cov{r}", n_boot=N_BOOT_TEST)
+        iv = stats.nested_interval(groups, n_boot=N_BOOT_TEST)
         hits += iv.lo <= 0 <= iv.hi
     tol = 3 * math.sqrt(expected * (1 - expected) / reps)
     assert abs(hits / reps - expected) <= tol, (hits / reps, expected, tol)
@@ -77,18 +77,18 @@ def test_pooled_samples_would_undercover_so_the_coverage_test_can_fail():
     """The same design resampling samples only (ignoring seeds) covers far less often: the test above detects it."""
     rng = np.random.default_rng(1)
     hits = 0
-    for r in range(100):
+    for _ in range(100):
         pooled = np.concatenate([rng.normal(rng.normal(0, 1.0), 1.0, 10) for _ in range(30)])
-        hits += (iv := stats.nested_interval([pooled], f"pool{r}", n_boot=N_BOOT_TEST)).lo <= 0 <= iv.hi
+        hits += (iv := stats.nested_interval([pooled], n_boot=N_BOOT_TEST)).lo <= 0 <= iv.hi
     assert hits / 100 < 0.8
 
 
 def test_set_level_interval_needs_enough_seeds_and_is_deterministic():
     assert stats.MIN_SEEDS == 4  # 3**-3 = 3.7% > 2.5%: with 3 seeds the lower end would be the lowest seed
     for k in range(1, stats.MIN_SEEDS):
-        iv = stats.seed_interval([float(i) for i in range(k)], "k")
+        iv = stats.seed_interval([float(i) for i in range(k)])
         assert not iv.has_interval and iv.seeds == k and iv.mean == pytest.approx((k - 1) / 2)
-    a, b = stats.seed_interval([0.1, 0.5, 0.3, 0.9], "x"), stats.seed_interval([0.1, 0.5, 0.3, 0.9], "x")
+    a, b = stats.seed_interval([0.1, 0.5, 0.3, 0.9]), stats.seed_interval([0.1, 0.5, 0.3, 0.9])
     assert a == b and a.has_interval and 0.1 < a.lo < a.mean < a.hi < 0.9
 
 
@@ -96,14 +96,14 @@ def test_paired_comparison_win_tie_loss():
     rng = np.random.default_rng(2)
     base = {s: rng.normal(0, 1, 32) for s in range(3)}
     plus = {s: v + 0.5 for s, v in base.items()}
-    assert stats.paired_nested(plus, base, True, "a").outcome == "win"
-    assert stats.paired_nested(plus, base, False, "a").outcome == "loss"
-    same = stats.paired_nested(base, base, True, "b")
+    assert stats.paired_nested(plus, base, True).outcome == "win"
+    assert stats.paired_nested(plus, base, False).outcome == "loss"
+    same = stats.paired_nested(base, base, True)
     assert same.outcome == "tie" and same.diff == 0
     shifted = {s: rng.normal(0, 1, 20) for s in range(3)}  # unequal sizes: unpaired within seeds, still seeded
-    c1, c2 = stats.paired_nested(shifted, base, True, "c"), stats.paired_nested(shifted, base, True, "c")
+    c1, c2 = stats.paired_nested(shifted, base, True), stats.paired_nested(shifted, base, True)
     assert c1 == c2 and c1.lo < c1.diff < c1.hi
-    few = stats.paired_seeds({0: 1.0, 1: 2.0}, {0: 0.0, 1: 0.0, 2: 5.0}, True, "d")
+    few = stats.paired_seeds({0: 1.0, 1: 2.0}, {0: 0.0, 1: 0.0, 2: 5.0}, True)
     assert few.outcome == "n/a" and few.seeds == 2 and few.diff == 1.5
 
 

@@ -38,12 +38,6 @@ class CellKey:
     config_hash: str
     budget: str
 
-    @property
-    def slug(self) -> str:
-        text = (f"{self.task}_{self.objective}_{self.method}_{self.budget}_n{self.n}_T{self.steps}_"
-                f"{self.config_hash[:8]}")
-        return "".join(c if c.isalnum() or c in "-_.," else "_" for c in text.replace("=", "-"))
-
 
 @dataclass(frozen=True)
 class MetricInfo:
@@ -196,10 +190,9 @@ class Cell:
     def interval(self, metric: str) -> stats.Interval:
         cache = self._intervals
         if metric not in cache:
-            key = f"{self.key.slug}|{metric}"
             samples = self.sample_values(metric)
-            cache[metric] = (stats.nested_interval([samples[s] for s in self.seeds], key) if samples is not None
-                             else replace(stats.seed_interval(list(self.seed_values(metric).values()), key),
+            cache[metric] = (stats.nested_interval([samples[s] for s in self.seeds]) if samples is not None
+                             else replace(stats.seed_interval(list(self.seed_values(metric).values())),
                                          n=self.key.n))
         return cache[metric]
 

@@ -48,11 +48,11 @@ class Standing:
 
 def compare(a: Cell, b: Cell, metric: str) -> stats.Comparison:
     """Paired comparison A - B on matched seeds (nested when both have per-sample values)."""
-    hib, key = a.info(metric).higher_is_better, f"{a.key.slug}|{b.key.slug}|{metric}"
+    hib = a.info(metric).higher_is_better
     sa, sb = a.sample_values(metric), b.sample_values(metric)
     if sa is not None and sb is not None:
-        return stats.paired_nested(sa, sb, hib, key)
-    return stats.paired_seeds(a.seed_values(metric), b.seed_values(metric), hib, key)
+        return stats.paired_nested(sa, sb, hib)
+    return stats.paired_seeds(a.seed_values(metric), b.seed_values(metric), hib)
 
 
 def reference_setting(cells: list[Cell]) -> tuple[int, int]:
