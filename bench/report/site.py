@@ -7,10 +7,11 @@ from pathlib import Path
 
 from bench import stats
 from bench.report import text
-from bench.report.frame import budget_x
+from bench.report.frame import Cell, budget_x
 from bench.report.html import Row, Td, figure, filters, method_link, page, table, task_page
 from bench.report.methods import method_pages, method_papers
 from bench.report.model import KEY_TEXT, RANK_TEXT, Report, unscored
+from bench.report.ranking import Entry
 
 ASSETS = Path(__file__).resolve().parent.parent / "site"
 
@@ -81,28 +82,30 @@ def index_page(rep: Report) -> str:
     return page("guidebench leaderboard", "".join(body), nav(rep))
 
 
+def _metric_row(c: Cell, metric: str, e: Entry | None, gallery: Td) -> Row:
+    """One cell × metric row; the ranking columns are filled on the main metric of a ranked cell only."""
+    iv, main = c.interval(metric), metric == c.main
+    ranked = e if main else None
+    return Row([
+        Td(c.key.objective), Td(html=method_link(c.key.method)), Td(c.key.budget, sort=c.key.budget_x),
+        Td(str(c.key.n), sort=c.key.n), Td(str(c.key.steps), sort=c.key.steps),
+        Td(metric + (" (main)" if main else "")), Td(text.num(iv.mean), sort=iv.mean),
+        Td(f"[{text.num(iv.lo)}, {text.num(iv.hi)}]" if iv.has_interval else text.NA, sort=iv.lo),
+        Td(text.size(iv)), Td(iv.kind), Td(text.num(c.cost), sort=c.cost),
+        _cmp_td(ranked.vs_reference) if ranked else Td("–"),
+        Td(text.num(ranked.norm, 3), sort=ranked.norm) if ranked else Td("–"),
+        Td(text.pct(ranked.win_rate), sort=ranked.win_rate) if ranked else Td("–"),
+        Td(", ".join(ranked.natural_worse), cls="flag") if ranked else Td(""), gallery],
+        {"objective": c.key.objective, "budget": c.key.budget, "metric": metric, "kind": "main" if main else "other"})
+
+
 def _cell_rows(rep: Report, task: str) -> list[Row]:
     rows = []
-    for (t, obj), cells in rep.frame.groups().items():
-        if t != task:
-            continue
-        for c in cells:
-            e = rep.entry(c)
+    for (t, _), cells in rep.frame.groups().items():
+        for c in cells if t == task else []:
             shot = rep.galleries.get(c.key)
             link = Td(html=f'<a href="{escape(shot.as_posix())}">samples</a>') if shot else Td("–")
-            for m in c.metrics:
-                iv, main = c.interval(m), m == c.main
-                rows.append(Row([
-                    Td(obj), Td(html=method_link(c.key.method)), Td(c.key.budget, sort=c.key.budget_x),
-                    Td(str(c.key.n), sort=c.key.n), Td(str(c.key.steps), sort=c.key.steps),
-                    Td(m + (" (main)" if main else "")), Td(text.num(iv.mean), sort=iv.mean),
-                    Td(f"[{text.num(iv.lo)}, {text.num(iv.hi)}]" if iv.has_interval else text.NA, sort=iv.lo),
-                    Td(text.size(iv)), Td(iv.kind), Td(text.num(c.cost), sort=c.cost),
-                    _cmp_td(e.vs_reference) if e and main else Td("–"),
-                    Td(text.num(e.norm, 3), sort=e.norm) if e and main else Td("–"),
-                    Td(text.pct(e.win_rate), sort=e.win_rate) if e and main else Td("–"),
-                    Td(", ".join(e.natural_worse), cls="flag") if e and main else Td(""), link],
-                    {"objective": obj, "budget": c.key.budget, "metric": m, "kind": "main" if main else "other"}))
+            rows += [_metric_row(c, m, rep.entry(c), link) for m in c.metrics]
     return rows
 
 
