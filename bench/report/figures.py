@@ -3,6 +3,7 @@ and proxy vs oracle. Colours come from ``bench.plots.method_color`` so a method 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -54,11 +55,16 @@ def _front(points: list[tuple[float, float]], hib_x: bool, hib_y: bool) -> list[
     return sorted(set(keep))
 
 
-def _scatter(ax, cells: list[Cell], xmetric: str, ymetric: str) -> list[tuple[float, float]]:
+def _mean_of(metric: str) -> Callable[[Cell], float]:
+    return lambda c: c.interval(metric).mean
+
+
+def _scatter(ax, cells: list[Cell], fx: Callable[[Cell], float], fy: Callable[[Cell], float]
+             ) -> list[tuple[float, float]]:
+    """One point per ranked cell (colour per method, budget annotated); returns the finite points."""
     pts = []
     for m, cs in _by_method(cells).items():
-        xs = [c.interval(xmetric).mean for c in cs]
-        ys = [c.interval(ymetric).mean for c in cs]
+        xs, ys = [fx(c) for c in cs], [fy(c) for c in cs]
         ax.scatter(xs, ys, color=plots.method_color(m), marker=plots.method_marker(m), label=m, s=28)
         for c, x, y in zip(cs, xs, ys):
             ax.annotate(c.key.budget, (x, y), fontsize=6, xytext=(2, 2), textcoords="offset points")
@@ -76,7 +82,7 @@ def pareto(cells: list[Cell], path: Path, title: str) -> Path | None:
     plt = plots.pyplot()
     fig, axes = plt.subplots(1, len(natural), figsize=(4.2 * len(natural), 4), squeeze=False)
     for ax, nat in zip(axes[0], natural):
-        pts = _scatter(ax, cells, nat, main)
+        pts = _scatter(ax, cells, _mean_of(nat), _mean_of(main))
         front = _front(pts, cells[0].info(nat).higher_is_better, cells[0].info(main).higher_is_better)
         if front:
             ax.plot(*zip(*front), color="black", linestyle="--", linewidth=0.8)
@@ -86,15 +92,24 @@ def pareto(cells: list[Cell], path: Path, title: str) -> Path | None:
 
 
 def proxy_oracle(cells: list[Cell], path: Path, title: str) -> Path | None:
-    """Oracle main metric against the proxy reward the methods optimised; None without a proxy metric."""
+    """Oracle reward against the proxy reward the methods optimised, both per-sample means from the rows (y = x
+    dashed); records without rows fall back to the main metric against the proxy metric. None without a proxy."""
     if not any("proxy" in c.metrics for c in cells):
         return None
     plt = plots.pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
-    _scatter(ax, cells, "proxy", cells[0].main)
-    exact = cells[0].objective.exact_proxy
-    note = {True: " (proxy is the oracle)", False: " (learned proxy)", None: ""}[exact]
-    ax.set(xlabel="proxy reward (mean)", ylabel=cells[0].info(cells[0].main).display, title=title + note)
+    from_rows = all(np.isfinite(c.row_mean("oracle")) for c in cells)
+    if from_rows:
+        pts = _scatter(ax, cells, lambda c: c.row_mean("proxy"), lambda c: c.row_mean("oracle"))
+        if pts:
+            lo, hi = min(min(p) for p in pts), max(max(p) for p in pts)
+            ax.plot([lo, hi], [lo, hi], color="grey", linestyle="--", linewidth=0.8)
+        ylabel = "oracle reward (mean over valid samples)"
+    else:
+        _scatter(ax, cells, _mean_of("proxy"), _mean_of(cells[0].main))
+        ylabel = cells[0].info(cells[0].main).display
+    note = {True: " (proxy is the oracle)", False: " (learned proxy)", None: ""}[cells[0].objective.exact_proxy]
+    ax.set(xlabel="proxy reward (mean)", ylabel=ylabel, title=title + note)
     ax.legend(fontsize=6, ncol=2)
     return plots.save(fig, path)
 

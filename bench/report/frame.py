@@ -175,17 +175,25 @@ class Cell:
             self._samples[seed] = read_samples(rec, self.root)
         return self._samples[seed]
 
-    def sample_values(self, metric: str) -> dict[int, np.ndarray] | None:
-        """Per-seed arrays of the metric's per-sample values, or None (set-level metric or a missing file)."""
-        if not self.info(metric).per_sample:
-            return None
+    def row_values(self, key: str) -> dict[int, np.ndarray] | None:
+        """Per-seed arrays of ``key`` in the per-sample rows, or None when a seed's file or the key is missing."""
         out = {}
         for seed in self.seeds:
             rows = self.rows(seed)
-            if rows is None or not any(metric in row for row in rows):
+            if rows is None or not any(key in row for row in rows):
                 return None
-            out[seed] = np.array([_num(row.get(metric)) for row in rows])
+            out[seed] = np.array([_num(row.get(key)) for row in rows])
         return out
+
+    def row_mean(self, key: str) -> float:
+        """Mean over seeds of the per-seed mean of ``key`` in the rows (NaN rows skipped); NaN without rows."""
+        vals = self.row_values(key)
+        means = [float(np.nanmean(v)) for v in vals.values() if np.isfinite(v).any()] if vals else []
+        return float(np.mean(means)) if means else float("nan")
+
+    def sample_values(self, metric: str) -> dict[int, np.ndarray] | None:
+        """Per-seed arrays of the metric's per-sample values, or None (set-level metric or a missing file)."""
+        return self.row_values(metric) if self.info(metric).per_sample else None
 
     def interval(self, metric: str) -> stats.Interval:
         cache = self._intervals
