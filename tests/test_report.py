@@ -24,7 +24,8 @@ def record(root: Path, method: str = "none", budget: str = "1x", seed: int = 0, 
     """A schema-complete record of task gmm (objective linear) with per-sample ``score`` values in its rows."""
     values = values if values is not None else [0.0] * n
     natural = natural or {}
-    rows = [{"score": v, **{k: vs[i] for k, vs in natural.items()}, "index": i} for i, v in enumerate(values)]
+    rows = [{"score": v, "proxy": v, "oracle": v, **{k: vs[i] for k, vs in natural.items()}, "index": i}
+            for i, v in enumerate(values)]
     run_id = f"gmm_linear_{method}_{budget}_{seed}_n{n}_T{steps}_{fields.get('git_sha', 'sha0')}"
     metrics = {"score": float(np.mean(values)), "proxy": float(np.mean(values)),
                **{k: float(np.mean(v)) for k, v in natural.items()}}
