@@ -11,6 +11,8 @@ from bench import plots
 from bench.report.frame import Cell
 from bench.report.ranking import ranked_cells
 
+MAX_PANELS = 6  # naturalness panels in the Pareto figure (3 per row)
+
 
 def fig_stem(task: str, objective: str) -> str:
     return f"{task}_{objective}".replace("=", "-")
@@ -76,18 +78,22 @@ def pareto(cells: list[Cell], path: Path, title: str) -> Path | None:
     """Main metric against each naturalness metric (one panel each), the Pareto front dashed; None without
     declared naturalness metrics."""
     main = cells[0].main
-    natural = [m for m in cells[0].objective.naturalness if any(m in c.metrics for c in cells)][:4]
+    natural = [m for m in cells[0].objective.naturalness if any(m in c.metrics for c in cells)][:MAX_PANELS]
     if not natural:
         return None
     plt = plots.pyplot()
-    fig, axes = plt.subplots(1, len(natural), figsize=(4.2 * len(natural), 4), squeeze=False)
-    for ax, nat in zip(axes[0], natural):
+    cols = min(3, len(natural))
+    rows = -(-len(natural) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 4 * rows), squeeze=False)
+    for ax in axes.flat[len(natural):]:
+        ax.set_axis_off()
+    for ax, nat in zip(axes.flat, natural):
         pts = _scatter(ax, cells, _mean_of(nat), _mean_of(main))
         front = _front(pts, cells[0].info(nat).higher_is_better, cells[0].info(main).higher_is_better)
         if front:
             ax.plot(*zip(*front), color="black", linestyle="--", linewidth=0.8)
         ax.set(xlabel=cells[0].info(nat).display, ylabel=cells[0].info(main).display)
-    axes[0][-1].legend(fontsize=6, ncol=2)
+    axes.flat[0].legend(fontsize=6, ncol=2)
     return plots.save(fig, path, title=title)
 
 
