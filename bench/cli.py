@@ -66,9 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p = sub.add_parser("ls", help="list tasks, methods or objectives")
     p.add_argument("what", choices=["tasks", "methods", "objectives"])
-    p = sub.add_parser("report", help="tables and figures from records")
+    p = sub.add_parser("report", help="leaderboard.md, figures and a static web site from records")
     p.add_argument("--records", type=Path, default=Path("results"))
     p.add_argument("--out", type=Path, default=Path("report"))
+    p.add_argument("--allow-dirty", action="store_true", help="report records from a dirty git tree")
+    p.add_argument("--allow-mixed", action="store_true",
+                   help="report a task whose records come from several git shas / task or method versions")
     p = sub.add_parser("compare", help="check records against a baseline CSV; exit 1 on drift")
     p.add_argument("--baseline", type=Path, required=True)
     p.add_argument("--records", type=Path, default=Path("results"))

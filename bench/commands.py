@@ -104,7 +104,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from bench.report import write_report
-    for path in write_report(args.records, args.out):
+    for path in write_report(args.records, args.out, allow_dirty=args.allow_dirty, allow_mixed=args.allow_mixed):
         print(path)
     return 0
 

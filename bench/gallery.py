@@ -1,5 +1,5 @@
 """Sample figures for the report: each task draws a few of its samples (``Task.sample_figure``), one figure per
-method × budget at the lowest seed, read back from the per-sample files the runs stored.
+report cell at its lowest seed, read back from the per-sample files the runs stored.
 """
 from __future__ import annotations
 
@@ -27,29 +27,23 @@ def _task_class(name: str) -> Any | None:
         return None
 
 
-def sample_figures(records: list[dict[str, Any]], root: Path, fig_dir: Path) -> list[tuple[str, Path]]:
-    """(label, figure path) per method × budget of ``records`` (one task and objective), lowest seed, latest
-    ok record. Tasks without a figure hook give an empty list."""
-    if not records:
-        return []
-    cls = _task_class(records[0]["task"])
-    if cls is None:
-        return []
-    chosen: dict[tuple[str, str], dict[str, Any]] = {}
-    for rec in records:  # later records of a cell replace earlier ones; a lower seed replaces a higher one
-        key = (method_label(rec), rec["budget"]["name"])
-        if rec.get("status") == "ok" and (key not in chosen or rec["seed"] <= chosen[key]["seed"]):
-            chosen[key] = rec
-    out = []
-    for (label, budget), rec in sorted(chosen.items()):
-        rows = read_samples(rec, root)
-        if rows is None:
-            continue
-        name = f"{rec['task']}_{rec['objective']}_{label}_{budget}_s{rec['seed']}".replace("=", "-")
-        name = "".join(c if c.isalnum() or c in "-_.," else "_" for c in name) + ".png"
-        m = rec["metrics"].get(rec["main_metric"])
-        title = f"{label} {budget} seed {rec['seed']}: {rec['main_metric']}={m:.3g}" if m is not None else label
-        path = cls.sample_figure(rows, fig_dir / name, title)
-        if path is not None:
-            out.append((f"{label} {budget}", Path(path)))
-    return out
+def figure_name(rec: dict[str, Any], suffix: str = "") -> str:
+    """``<task>_<objective>_<label>_<budget>_s<seed><suffix>.png`` with unsafe characters replaced."""
+    name = f"{rec['task']}_{rec['objective']}_{method_label(rec)}_{rec['budget']['name']}_s{rec['seed']}{suffix}"
+    return "".join(c if c.isalnum() or c in "-_.," else "_" for c in name.replace("=", "-")) + ".png"
+
+
+def record_figure(rec: dict[str, Any], root: Path, fig_dir: Path, suffix: str = "") -> Path | None:
+    """Draw a few samples of one ok record through its task's ``sample_figure`` hook into ``fig_dir``; None when
+    the task has no hook or cannot be imported, or the per-sample file is missing (logged)."""
+    cls = _task_class(rec["task"])
+    rows = read_samples(rec, root) if cls is not None else None
+    if rows is None:
+        if cls is not None:
+            log.info("no per-sample file for %s (looked under %s)", rec.get("run_id"), root)
+        return None
+    m = rec["metrics"].get(rec["main_metric"])
+    label = f"{method_label(rec)} {rec['budget']['name']}"
+    title = f"{label} seed {rec['seed']}: {rec['main_metric']}={m:.3g}" if m is not None else label
+    path = cls.sample_figure(rows, Path(fig_dir) / figure_name(rec, suffix), title)
+    return Path(path) if path is not None else None

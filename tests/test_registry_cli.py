@@ -71,7 +71,7 @@ def test_run_and_report(tmp_path, capsys):
                  "--steps", "12", "--out", str(out), "--no-progress"]) == 0
     assert capsys.readouterr().out.count("skipped") == 2
     rep = tmp_path / "report"
-    assert main(["report", "--records", str(out), "--out", str(rep)]) == 0
+    assert main(["report", "--records", str(out), "--out", str(rep), "--allow-dirty"]) == 0
     text = (rep / "leaderboard.md").read_text()
     assert "generated" in text and "treeg-sc" in text
     assert (rep / "figures" / "gmm_linear.png").stat().st_size > 1000

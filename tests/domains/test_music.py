@@ -191,7 +191,7 @@ def test_report_shows_piano_rolls(tmp_path: Path) -> None:
                      "--budget", "2x", "--n", "3", "--steps", "4", "--out", str(out), "--no-progress"]) == 0
     moved = tmp_path / "moved"
     out.rename(moved)  # the stored samples_path no longer exists: the gallery looks under moved/samples/
-    written = write_report(moved / "records", tmp_path / "report")
+    written = write_report(moved / "records", tmp_path / "report", allow_dirty=True)
     shots = sorted(p.name for p in written if p.parent.name == "samples")
     assert shots == ["music_note_density_best-of-n_2x_s0.png", "music_note_density_none_2x_s0.png"]
     assert all((tmp_path / "report" / "figures" / "samples" / s).stat().st_size > 1000 for s in shots)
