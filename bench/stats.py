@@ -5,9 +5,10 @@ metrics). The cell mean is the mean of the seed means. Intervals are 95% percent
 
 - per-sample metrics: a nested bootstrap (resample seeds with replacement, then resample the samples within each
   chosen seed with replacement) so that both seed-to-seed and sample-to-sample variation count;
-- set-level metrics: a bootstrap over seeds only. With S seeds the chance that a resample repeats the lowest
-  seed S times is S**-S; while that exceeds the 2.5% tail the percentile interval is just [min, max] of the seeds
-  (S = 2: 25%, S = 3: 3.7%), so set-level intervals need ``MIN_SEEDS`` = 4 seeds and are "n/a" below.
+- set-level metrics: a bootstrap over seeds. With S seeds the chance that a resample repeats the lowest seed S
+  times is S**-S; while that exceeds the 2.5% tail the percentile interval is just [min, max] of the seeds
+  (S = 2: 25%, S = 3: 3.7%), so below ``MIN_SEEDS`` = 4 seeds the interval is Student's t over the seed values
+  (mean ± t_{0.975, S-1}·sd/√S, normal seeds assumed; wide on purpose: t = 12.7 for 2 seeds), and "n/a" for 1.
 
 Every bootstrap is seeded (deterministic): the same data give the same interval.
 """
@@ -21,10 +22,12 @@ import numpy as np
 N_BOOT = 2000
 LEVEL = 0.95
 MIN_SEEDS = next(s for s in range(2, 100) if s ** -s < (1 - LEVEL) / 2)  # 4: fewer give [min, max]
+# Student t quantiles t_{0.975, df} for the seed counts below MIN_SEEDS (df = S - 1; tests check them against scipy)
+T975 = {1: 12.706204736174707, 2: 4.302652729749464}
 METHOD_TEXT = ("95% percentile bootstrap of the cell mean (mean of seed means), 2000 resamples, fixed seed: "
                "per-sample metrics resample seeds, then samples within each chosen seed (nested); set-level metrics "
-               "resample seeds only and have no interval below 4 seeds (n/a: with 2 or 3 seeds a percentile "
-               "bootstrap is just [min, max]). Paired comparisons draw the same seeds for both cells (matched seeds) "
+               "resample seeds (with 2 or 3 seeds, where a percentile bootstrap is just [min, max], a Student-t "
+               "interval over the seed values instead; n/a for one seed). Paired comparisons draw the same seeds for both cells (matched seeds) "
                "and, at equal sample counts, pair sample i with sample i (same generator).")
 
 
@@ -37,7 +40,7 @@ class Interval:
     hi: float
     seeds: int
     n: int  # samples per seed (the report fills it in for set-level metrics too)
-    kind: str  # "nested" | "seeds" | "none"
+    kind: str  # "nested" | "seeds" | "t" | "none"
 
     @property
     def has_interval(self) -> bool:
@@ -94,13 +97,22 @@ def _percentiles(boot: np.ndarray) -> tuple[float, float]:
     return float(np.quantile(boot, alpha)), float(np.quantile(boot, 1 - alpha))
 
 
+def t_interval(values: np.ndarray) -> tuple[float, float]:
+    """95% Student-t interval of the mean of 2 or 3 values (df = len - 1)."""
+    half = T975[len(values) - 1] * float(np.std(values, ddof=1)) / np.sqrt(len(values))
+    return float(values.mean()) - half, float(values.mean()) + half
+
+
 def seed_interval(values: list[float], n_boot: int = N_BOOT) -> Interval:
     """Mean of per-seed values and a bootstrap-over-seeds interval (none below ``MIN_SEEDS`` finite seeds)."""
     means = _finite(np.array(values, dtype=float))
     if len(means) == 0:
         return Interval(float("nan"), float("nan"), float("nan"), 0, 0, "none")
+    if len(means) == 1:
+        return Interval(float(means.mean()), float("nan"), float("nan"), 1, 0, "none")
     if len(means) < MIN_SEEDS:
-        return Interval(float(means.mean()), float("nan"), float("nan"), len(means), 0, "none")
+        lo, hi = t_interval(means)
+        return Interval(float(means.mean()), lo, hi, len(means), 0, "t")
     lo, hi = _percentiles(_seed_boot(means, rng_for(means), n_boot))
     return Interval(float(means.mean()), lo, hi, len(means), 0, "seeds")
 
@@ -128,12 +140,16 @@ def _outcome(lo: float, hi: float, higher_is_better: bool) -> str:
 
 def paired_seeds(a: dict[int, float], b: dict[int, float], higher_is_better: bool,
                  n_boot: int = N_BOOT) -> Comparison:
-    """A - B on the seeds both have (set-level metric): bootstrap over matched seeds; n/a below ``MIN_SEEDS``."""
+    """A - B on the seeds both have (set-level metric): bootstrap over matched seeds (Student t on the paired
+    differences below ``MIN_SEEDS``; n/a for one seed)."""
     seeds = sorted(s for s in set(a) & set(b) if np.isfinite(a[s]) and np.isfinite(b[s]))
     diffs = np.array([a[s] - b[s] for s in seeds])
-    if len(diffs) < MIN_SEEDS:
+    if len(diffs) < 2:
         return Comparison(float(diffs.mean()) if len(diffs) else float("nan"), float("nan"), float("nan"),
                           len(diffs), "n/a")
+    if len(diffs) < MIN_SEEDS:
+        lo, hi = t_interval(diffs)
+        return Comparison(float(diffs.mean()), lo, hi, len(diffs), _outcome(lo, hi, higher_is_better))
     lo, hi = _percentiles(_seed_boot(diffs, rng_for(diffs), n_boot))
     return Comparison(float(diffs.mean()), lo, hi, len(diffs), _outcome(lo, hi, higher_is_better))
 

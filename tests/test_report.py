@@ -86,9 +86,12 @@ def test_pooled_samples_would_undercover_so_the_coverage_test_can_fail():
 
 def test_set_level_interval_needs_enough_seeds_and_is_deterministic():
     assert stats.MIN_SEEDS == 4  # 3**-3 = 3.7% > 2.5%: with 3 seeds the lower end would be the lowest seed
-    for k in range(1, stats.MIN_SEEDS):
+    iv = stats.seed_interval([0.5])
+    assert not iv.has_interval and iv.seeds == 1 and iv.kind == "none"
+    for k in range(2, stats.MIN_SEEDS):  # Student t below MIN_SEEDS, wider than the seeds' range
         iv = stats.seed_interval([float(i) for i in range(k)])
-        assert not iv.has_interval and iv.seeds == k and iv.mean == pytest.approx((k - 1) / 2)
+        assert iv.kind == "t" and iv.seeds == k and iv.mean == pytest.approx((k - 1) / 2)
+        assert iv.lo < 0 and iv.hi > k - 1
     a, b = stats.seed_interval([0.1, 0.5, 0.3, 0.9]), stats.seed_interval([0.1, 0.5, 0.3, 0.9])
     assert a == b and a.has_interval and 0.1 < a.lo < a.mean < a.hi < 0.9
 
@@ -104,8 +107,9 @@ def test_paired_comparison_win_tie_loss():
     shifted = {s: rng.normal(0, 1, 20) for s in range(3)}  # unequal sizes: unpaired within seeds, still seeded
     c1, c2 = stats.paired_nested(shifted, base, True), stats.paired_nested(shifted, base, True)
     assert c1 == c2 and c1.lo < c1.diff < c1.hi
-    few = stats.paired_seeds({0: 1.0, 1: 2.0}, {0: 0.0, 1: 0.0, 2: 5.0}, True)
-    assert few.outcome == "n/a" and few.seeds == 2 and few.diff == 1.5
+    few = stats.paired_seeds({0: 1.0, 1: 2.0}, {0: 0.0, 1: 0.0, 2: 5.0}, True)  # matched seeds 0, 1: diffs 1, 2
+    assert few.seeds == 2 and few.diff == 1.5 and few.outcome == "tie"  # t interval 1.5 ± 12.7·0.5 covers 0
+    assert stats.paired_seeds({0: 1.0}, {0: 0.0}, True).outcome == "n/a"  # one seed: no interval
 
 
 def test_report_refuses_dirty_and_mixed_records(tmp_path, capsys):
@@ -188,3 +192,18 @@ def test_same_records_give_byte_identical_reports(tmp_path):
     md = trees[0]["leaderboard.md"].decode()
     assert md.index("Best per task per budget") < md.index("Ranking per budget") < md.index("## gmm / linear")
     assert "8×3" in md and "nested" in md
+
+
+def test_t_quantiles_match_scipy():
+    scipy_stats = pytest.importorskip("scipy.stats")  # scipy is a dev dependency
+    for df, q in stats.T975.items():
+        assert q == pytest.approx(float(scipy_stats.t.ppf(0.975, df)), rel=1e-12)
+    assert set(stats.T975) == set(range(1, stats.MIN_SEEDS - 1))
+
+
+def test_t_interval_covers_at_nominal_rate():
+    rng = np.random.default_rng(5)
+    for k in (2, 3):
+        hits = sum((iv := stats.seed_interval(list(rng.normal(0.0, 1.0, k)))).lo <= 0 <= iv.hi for _ in range(2000))
+        # 95% nominal: binomial sd of the hit rate over 2000 trials is 0.0049; 4.5 sd either side
+        assert abs(hits / 2000 - 0.95) < 0.022, (k, hits)
