@@ -89,7 +89,8 @@ def validate(df: pd.DataFrame) -> DataReport:
     extra = sorted(set(df["chr"]) - set(CHROMS))
     if extra:
         bad.append(f"unexpected chromosomes {extra}")
-    counts = pd.crosstab(df["TAG"], df["data_label"])
+    counts = pd.crosstab(df["TAG"], df["data_label"]).reindex(index=list(CELL_COLUMNS), columns=list(SPLIT_LABELS),
+                                                          fill_value=0)
     table = {c: {s: int(counts.loc[col, s]) for s in SPLIT_LABELS} for c, col in zip(CELL_TYPES, CELL_COLUMNS)}
     gc = df["sequence"].str.count("[GC]").mean() / SEQ_LEN
     return DataReport(len(df), table, {s: [str(c) for c in v] for s, v in chroms.items()}, float(gc), bad)
