@@ -180,13 +180,17 @@ class MotifScanner:
             out.append(cols)
         return torch.cat(out)
 
-    def strand_scores(self, tokens: torch.Tensor) -> torch.Tensor:
-        """(N, L) tokens -> (N, 2, M, L) scores in bits, strand 0 = plus; windows running off the end are -inf."""
+    def strand_centibits(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(N, L) tokens -> (N, 2, M, L) integer-valued scores in centibits, strand 0 = plus; off-end windows -inf."""
         n, length = tokens.shape
         out = torch.empty(n, 2, len(self.ids), length, device=tokens.device)
         for idx, s in self._group_scores(one_hot(tokens)):
-            out[:, :, idx] = s / SCALE
+            out[:, :, idx] = s
         return out
+
+    def strand_scores(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(N, L) tokens -> (N, 2, M, L) scores in bits (``strand_centibits`` / 100)."""
+        return self.strand_centibits(tokens) / SCALE
 
     def _chunks(self, tokens: torch.Tensor) -> list[torch.Tensor]:
         per_row = 2 * len(self.ids) * tokens.shape[1]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
-from tasks.dna.motifs import FACTORS, Motif, MotifScanner, load_motifs
+from tasks.dna.motifs import FACTORS, SCALE, Motif, MotifScanner, load_motifs
 
 
 @dataclass(frozen=True)
@@ -67,9 +67,9 @@ class MpraFunction:
 
     def occupancy(self, tokens: torch.Tensor) -> torch.Tensor:
         """(N, L) tokens -> (N, 2, F, L) strand occupancies σ((s − t)/τ); off-end windows are 0."""
-        s = self.scanner.strand_scores(tokens).double()  # (N, 2, F, L) bits
-        t = (self.scanner.thresholds.double() / 100.0)[None, None, :, None]  # (1, 1, F, 1) bits
-        return torch.sigmoid((s - t) / self.spec.tau)
+        s = self.scanner.strand_centibits(tokens).double()  # (N, 2, F, L), exact integers
+        t = self.scanner.thresholds.double()[None, None, :, None]  # (1, 1, F, 1) centibits
+        return torch.sigmoid((s - t) / (SCALE * self.spec.tau))
 
     def _pair(self, occ: torch.Tensor) -> torch.Tensor:
         """(N, 2, F, L) occupancies -> (N,) cooperativity term."""
