@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from bench.weights import write_manifest
-from tasks.dna.data import CELL_TYPES, CHROMS, DATA_DIR, SEQ_FILE, SEQ_LEN, SPLITS, encode, pack
+from tasks.dna.data import CELL_TYPES, CHROMS, DATA_DIR, SEQ_FILE, SEQ_LEN, encode, pack
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Sequence-set metrics of the DNA task (DRAKES analogues), batched over (N, L) token tensors (A, C, G, T = 0..3).
 
-- 3-mer spectrum: counts of the 64 overlapping 3-mers, index 16·x_i + 4·x_{i+1} + x_{i+2}, pooled over a set and
-  normalised to frequencies; its Pearson correlation to a reference set's (DRAKES "3-mer Corr" pools counts the same way);
+- 3-mer spectrum: counts of the 64 overlapping 3-mers, index 16·x_i + 4·x_{i+1} + x_{i+2}, pooled over a set
+  and normalised to frequencies; its Pearson correlation to a reference set's (DRAKES "3-mer Corr" pools counts too);
 - GC content per sequence and the 1-Wasserstein distance between two sets' GC distributions;
 - diversity: mean pairwise Hamming distance over distinct pairs, as a fraction of the length;
 - motif-count correlation: Pearson correlation, across motifs, of two sets' pooled JASPAR hit counts

@@ -1,4 +1,4 @@
-"""DNA data: 2-bit packing, the committed DHS set (counts, splits, manifest) and the build's validation and motif export."""
+"""DNA data: 2-bit packing, the committed DHS set (counts, splits, manifest), build validation and motif export."""
 from __future__ import annotations
 
 import shutil
