@@ -140,7 +140,7 @@ class MotifScanner:
     ids: tuple[str, ...]
     names: tuple[str, ...]
     groups: tuple[torch.Tensor, ...]  # each (2K, 4, W_g) centibits: plus strands then minus strands, zero-padded
-    order: torch.Tensor  # (M,) position of each motif in the concatenation of the groups
+    members: tuple[torch.Tensor, ...]  # each (K,) indices into the motif list of that group's rows
     widths: torch.Tensor  # (M,) int64
     thresholds: torch.Tensor  # (M,) float32 centibits
 
@@ -152,21 +152,16 @@ class MotifScanner:
         by_width = torch.argsort(widths, stable=True)
         parts = [g for g in torch.tensor_split(by_width, min(n_groups, len(motifs))) if len(g)]
         groups = tuple(_pad_stack([pairs[i][0] for i in g.tolist()]) for g in parts)
-        order = torch.argsort(torch.cat(parts))
-        return cls(tuple(m.id for m in motifs), tuple(m.name for m in motifs), groups, order, widths,
+        return cls(tuple(m.id for m in motifs), tuple(m.name for m in motifs), groups, tuple(parts), widths,
                    torch.tensor([t for _, t in pairs]).float())
 
     def _group_scores(self, x: torch.Tensor):
         """Yield (motif indices, (N, 2, K, L) centibit scores with off-end windows at -inf) per width group."""
         n, _, length = x.shape
         start = torch.arange(length, device=x.device)  # (L,)
-        offset = 0
-        by_group = torch.argsort(self.order)  # motif index at each concatenated position
-        for w in self.groups:
-            k = w.shape[0] // 2
-            idx = by_group[offset:offset + k].to(x.device)
-            offset += k
-            s = F.conv1d(F.pad(x, (0, w.shape[-1] - 1)), w.to(x.device)).view(n, 2, k, length)  # (N, 2, K, L)
+        for w, members in zip(self.groups, self.members):
+            idx = members.to(x.device)
+            s = F.conv1d(F.pad(x, (0, w.shape[-1] - 1)), w.to(x.device)).view(n, 2, len(idx), length)  # (N, 2, K, L)
             valid = start[None, :] <= length - self.widths.to(x.device)[idx][:, None]  # (K, L)
             yield idx, s.masked_fill_(~valid, float("-inf"))
 
@@ -203,4 +198,4 @@ class MotifScanner:
     def hit_counts(self, tokens: torch.Tensor) -> torch.Tensor:
         """(N, L) tokens -> (N, M) number of windows whose better strand reaches the motif's threshold."""
         thr = self.thresholds.to(tokens.device)
-        return self._reduce(tokens, lambda s, idx: (s.amax(dim=1) >= thr[idx][:, None]).sum(dim=-1))
+        return self._reduce(tokens, lambda s, idx: (s.amax(dim=1) >= thr[idx][:, None]).sum(dim=-1)).long()

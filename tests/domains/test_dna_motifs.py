@@ -86,3 +86,22 @@ def test_width_groups_do_not_change_results_and_mask_counts_nothing():
     masked[:, 100:] = 4  # a MASK id contributes zero to every window
     s = one.strand_scores(masked)[:, :, :, 100:]
     assert (s[torch.isfinite(s)] == 0).all()
+
+
+def test_committed_motif_set():
+    every = M.load_motifs()
+    assert len(every) == 879 and len({m.id for m in every}) == 879  # JASPAR 2024 CORE vertebrates, latest versions
+    named = M.factor_motifs(list(M.FACTORS))
+    assert [m.name.upper() for m in named] == list(M.FACTORS)
+    assert all(m.counts.shape[0] == 4 and (m.counts >= 0).all() for m in every)
+
+
+def test_random_windows_hit_at_most_at_the_p_value():
+    # Under the uniform background each strand's window exceeds t with probability <= 1e-4, so a window (better of two
+    # strands) hits with probability <= 2e-4; over W windows the count is ~Poisson, bounded by mean + 4 sd.
+    x = torch.randint(0, 4, (4000, 200), generator=torch.Generator().manual_seed(0))
+    sc = M.MotifScanner.build(M.factor_motifs(["HNF4A", "FOXA2", "CTCF"]))
+    hits = sc.hit_counts(x).sum(dim=0).double()  # (3,)
+    windows = 4000 * (200 - sc.widths.double() + 1)  # (3,)
+    bound = 2 * M.P_VALUE * windows
+    assert (hits <= bound + 4 * bound.sqrt()).all() and (hits > 0).all()
