@@ -116,6 +116,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from bench.calibrate import calibrate
+    objectives = [o.strip() for o in args.objectives.split(",")] if args.objectives else None
+    print(f"calibration: {calibrate(registry.tasks().resolve(args.task), objectives, args.repeats)}")
+    return 0
+
+
 def cmd_pretrain(args: argparse.Namespace) -> int:
     cls = registry.tasks().get(args.task)
     if not cls.pretrain_entry:

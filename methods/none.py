@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from bench.meter import Calibration
 from bench.search import SearchMethod, SearchSpec
 
 
@@ -26,7 +27,7 @@ class NoGuidance(SearchMethod):
     def widen(self, cfg: Config, w: int) -> Config:
         return replace(cfg)
 
-    def for_budget(self, cfg: Config, budget: float, steps: int) -> Config:
+    def for_budget(self, cfg: Config, budget: float, steps: int, cal: Calibration) -> Config:
         return cfg
 
 
