@@ -116,7 +116,7 @@ def largest(fits: Callable[[int], bool], start: int = 1, limit: int = 1 << 14) -
     ``start`` if none fits."""
     lo, hi = start, start
     while hi < limit and fits(hi * 2 if hi else 1):
-        lo, hi = hi * 2, hi * 2
+        lo = hi = hi * 2 if hi else 1
     hi = min(limit, hi * 2)
     while lo < hi:
         mid = (lo + hi + 1) // 2

@@ -98,6 +98,9 @@ class DTS(Method):
     def for_budget(self, cfg: Config, budget: float, steps: int, cal: Calibration) -> Config:
         return replace(cfg, budget=budget)
 
+    def sized_at_run(self, cfg: Config) -> bool:
+        return True  # anytime: spends its whole budget itself (no best-of-k chains)
+
     def _select(self, root: Node, cfg: Config, left: float, T: int, u: torch.Tensor) -> Node | None:
         node = root
         while node.depth < T:
