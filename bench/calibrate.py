@@ -146,7 +146,7 @@ def measure(task_name: str, objectives: list[str] | None = None, repeats: int = 
         obj = task.objective(spec)
         inst = torch.arange(n) % obj.n_instances  # (n,)
         with torch.no_grad():
-            t_r = median_time(lambda: obj.proxy(clean, inst), repeats)
+            t_r = median_time(lambda: obj.proxy(clean, inst), repeats)  # noqa: B023 (called inside the loop)
         diff = grad_proxy(obj)
         t_rg = median_time(_grad_reward_fn(diff, soft, inst), repeats) if diff is not None else None
         doc["objectives"][obj.name] = {"c_r": t_r / t_f, "c_rg": None if t_rg is None else t_rg / t_f}

@@ -19,7 +19,7 @@ from typing import Any, Callable, ClassVar, Iterable
 
 import torch
 
-from bench.meter import DEFAULT_CALIBRATION, Calibration, Counts, CountedReward
+from bench.meter import DEFAULT_CALIBRATION, Calibration, CountedReward, Counts
 from bench.rng import Streams
 
 CHAIN_STRIDE = 1 << 32  # chain c of returned sample j draws from stream j + c·CHAIN_STRIDE (chain 0 = stream j)

@@ -20,8 +20,7 @@ from typing import Any
 
 import torch
 
-from bench import registry
-from bench import calibrate
+from bench import calibrate, registry
 from bench.meter import BudgetExceeded, Calibration, CountedNet, CountedReward, Meter, OverBudgetMin
 from bench.method import Context, Incompatible, best_of_chains, chain_streams, chains_for
 from bench.records import SCHEMA_VERSION, append_jsonl, config_hash, done_cells, environment, git_state, write_samples
