@@ -127,9 +127,10 @@ def _record_base(cell: Cell, task: Task, objective, method, cfg, steps: int, n: 
     payload = {"task": task.name, "task_version": task.version, "tiny": cell.tiny, "objective": objective.name,
                "method": method.key, "method_version": method.version, "config": dataclasses.asdict(cfg),
                "budget": cell.budget, "steps": steps, "n": n}
+    hashed = {**payload, "calibration": dataclasses.asdict(calibration(task, objective))}  # prices set the widths
     key = f"{task.name}|{objective.name}|{method.key}|{cell.budget}|{cell.seed}"
     return {"schema_version": SCHEMA_VERSION, "run_id": "", "git_sha": sha, "git_dirty": dirty, **payload,
-            "config_hash": config_hash(payload), "cell": key, "seed": cell.seed,
+            "config_hash": config_hash(hashed), "cell": key, "seed": cell.seed,
             "main_metric": objective.main_metric, "overrides": dict(cell.overrides),
             "budget": {"name": cell.budget, "nfe": budget * steps, "nfe_total": budget * steps * n,
                        "cost_cap": budget * steps * n},

@@ -13,6 +13,7 @@ import json
 import pytest
 import torch
 from conftest import run_method
+from test_methods import TOYS, _compatible
 
 from bench import registry
 from bench.calibrate import load
@@ -22,22 +23,12 @@ from bench.particles import particle_counts, populations
 from bench.reward import Reward
 from bench.runner import Cell, build_task, calibration, execute, parse_budget, plan_budget
 
-TOYS = {"gmm": "linear", "toyseq": "pattern"}
 METHODS = registry.methods().names()
 BUDGETS = ["1x", "4x", "16x"]
 N, STEPS = 5, 8
 WIDTH = {"best-of-n": "N", "svdd": "M", "treeg-sc": "A", "treeg-sd": "A", "treeg-g": "A", "code": "N", "smc": "k",
          "tds": "k", "dsearch": "P0", "tfg": "n_recur", "freedom": "n_recur", "ugd": "k", "gg": "rounds"}
 ANYTIME = {"dts"}  # spends its budget rollout by rollout: bounded by the cap, not predicted exactly
-
-
-def _compatible(task: str, method: str) -> bool:
-    t = build_task(task, False, "cpu")
-    try:
-        registry.methods().get(method).check(t.family_kind, "diff_proxy" in t.objective(TOYS[task]).info)
-    except Incompatible:
-        return False
-    return True
 
 
 def _setup(task: str, method: str, budget: str):
@@ -172,3 +163,27 @@ def test_records_carry_cost_and_no_ok_record_exceeds_its_cap(tmp_path):
             assert u["cost"] <= cap + 1e-6 and r["metrics"], r["cell"]
         else:
             assert u["min_cost_per_sample"] > cap / N and not r["metrics"] and u["cost"] == 0
+
+
+TINY = {"molecules": "rings=3", "music": "note_density", "images": "label=3"}
+
+
+@pytest.mark.parametrize("task", list(TINY))
+@pytest.mark.parametrize("method", ["best-of-n", "svdd", "treeg-sd", "smc", "tds", "dps", "tag", "tfg"])
+def test_tiny_real_tasks_dry_count(task, method):
+    """The same dry count on the tiny random-weight real tasks (default prices: tiny networks are uncalibrated)."""
+    t = build_task(task, True, "cpu")
+    obj = t.objective(TINY[task])
+    m = registry.methods().get(method)
+    try:
+        m.check(t.family_kind, "diff_proxy" in obj.info)
+    except Incompatible:
+        pytest.skip("incompatible pair")
+    n, steps, b = 2, 4, 8.0
+    cal = calibration(t, obj)
+    assert cal == Calibration()
+    cfg = m.for_budget(m.config(), b, steps, cal)
+    plan = plan_budget(m, cfg, steps, n, b, cal)
+    out, meter, _, _ = run_method(task, method, objective=TINY[task], n=n, steps=steps, budget="8x", tiny=True)
+    want = m.counts(cfg, steps).scale(n * plan.chains) + Counts(reward=n * plan.chains * (plan.chains > 1))
+    assert out.x0.shape[0] == n and meter.counts() == want and meter.cost() <= b * steps * n + 1e-6
