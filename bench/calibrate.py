@@ -1,7 +1,8 @@
 """Calibration of the compute axis: the prices of a backward pass and of a reward call in forward-equivalents.
 
-For one task, at its default batch (``default_n`` rows), with one thread, after warm-up, as the median of
-``repeats`` timings:
+For one task, at its default batch (``default_n`` rows), with one thread, after warm-up, as the median over
+``repeats`` of ratios timed back to back with a plain forward (so a loaded machine slows both sides alike; the
+quartiles of the ratios are written beside each constant):
     t_f   = one forward of the family's network (no grad), at a mid-trajectory timestep
     t_fb  = one forward with grad (continuous: on x_t; discrete: on one-hot(x_t), the TAG path) + its VJP
     c_b   = (t_fb − t_f) / t_f                                    (what a counted backward adds to its forward)
@@ -71,29 +72,45 @@ def card_lines(task_name: str) -> str:
         return (f"Compute calibration: none committed; defaults c_b = {DEFAULT_CALIBRATION.c_b}, "
                 f"c_r = c_rg = {DEFAULT_CALIBRATION.c_r} forward-equivalents.\n")
     lines = [f"Compute calibration (`bench calibrate`, {doc['date']}, batch {doc['batch']}, median of "
-             f"{doc['repeats']}, torch {doc['torch']}, {doc['machine']}): one forward = 1 forward-equivalent "
-             f"({doc['t_forward_s']:.3g} s per batch); backward c_b = {doc['c_b']:.3g}.", "",
+             f"{doc['repeats']} paired ratios, torch {doc['torch']}, {doc['machine']}): one forward = 1 "
+             f"forward-equivalent ({doc['t_forward_s']:.3g} s per batch); backward c_b = {doc['c_b']:.3g}"
+             f"{_quart(doc.get('c_b_quartiles'))}.",
+             "",
              "| objective | c_r (proxy call) | c_rg (gradient proxy call) |", "|---|---|---|"]
     for name, e in doc["objectives"].items():
         rg = "—" if e.get("c_rg") is None else f"{e['c_rg']:.3g}"
-        lines.append(f"| {name} | {e['c_r']:.3g} | {rg} |")
+        lines.append(f"| {name} | {e['c_r']:.3g}{_quart(e.get('c_r_quartiles'))} | {rg} |")
     return "\n".join(lines) + "\n"
 
 
-def median_time(fn: Callable[[], Any], repeats: int, min_s: float = 0.005) -> float:
-    """Median seconds of one ``fn()`` over ``repeats`` timings after WARMUP untimed runs; a fast ``fn`` is looped
-    inside each timing until it lasts about ``min_s`` (timer resolution and call overhead)."""
+def _quart(q: list[float] | None) -> str:
+    return "" if not q else f" (quartiles {q[0]:.3g}–{q[1]:.3g})"
+
+
+def _timer(fn: Callable[[], Any], min_s: float) -> Callable[[], float]:
+    """After WARMUP untimed calls, a timer of one ``fn()`` (looped to last about ``min_s``: timer resolution)."""
     t0 = time.perf_counter()
     for _ in range(WARMUP):
         fn()
     inner = max(1, math.ceil(min_s / max((time.perf_counter() - t0) / WARMUP, 1e-9)))
-    times = []
-    for _ in range(repeats):
+
+    def timed() -> float:
         t0 = time.perf_counter()
         for _ in range(inner):
             fn()
-        times.append((time.perf_counter() - t0) / inner)
-    return statistics.median(times)
+        return (time.perf_counter() - t0) / inner
+    return timed
+
+
+def paired_ratio(fn: Callable[[], Any], ref: Callable[[], Any], repeats: int,
+                 min_s: float = 0.05) -> tuple[float, float, list[float]]:
+    """(median of t(fn)/t(ref), median t(ref), [quartile 1, quartile 3] of the ratios): each repeat times ``ref``
+    and then ``fn`` back to back, so load from other processes hits both sides of a ratio alike."""
+    time_fn, time_ref = _timer(fn, min_s), _timer(ref, min_s)
+    pairs = [(time_ref(), time_fn()) for _ in range(repeats)]
+    ratios = [b / a for a, b in pairs]
+    q = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+    return statistics.median(ratios), statistics.median(a for a, _ in pairs), [q[0], q[-1]]
 
 
 def _backward_fn(family, x: torch.Tensor, t) -> Callable[[], None]:
@@ -132,25 +149,29 @@ def measure(task_name: str, objectives: list[str] | None = None, repeats: int = 
     x = family.prior(Streams(0, range(n)), owner)  # (n, ...)
     t = family.timesteps(task.default_steps)[task.default_steps // 2][0]
     with torch.no_grad():
-        t_f = median_time(lambda: family.denoise(x, t), repeats)
         clean = sample_unguided(family, n, CAL_STEPS, seed=0)  # (n, ...) clean samples to score
         soft = family.soft_x0(family.denoise(x, t)) if family.kind != "continuous" else clean
-    t_fb = median_time(_backward_fn(family, x, t), repeats)
+
+    @torch.no_grad()
+    def forward() -> None:
+        family.denoise(x, t)
+
+    fb, t_f, fb_q = paired_ratio(_backward_fn(family, x, t), forward, repeats)
     doc: dict[str, Any] = {"task": task.name, "task_version": task.version, "batch": n, "repeats": repeats,
                            "threads": 1, "torch": torch.__version__, "machine": f"{platform.machine()} "
                            f"{platform.processor() or platform.node()}".strip(),
                            "date": datetime.date.today().isoformat(), "t_forward_s": t_f,
-                           "c_b": max(0.0, (t_fb - t_f) / t_f), "objectives": {}}
+                           "c_b": max(0.0, fb - 1), "c_b_quartiles": [max(0.0, v - 1) for v in fb_q],
+                           "objectives": {}}
     default = [o for o in type(task).objectives() if "<" not in o]
     for spec in objectives or sorted(set(default) | {task.default_objective}):
         obj = task.objective(spec)
         inst = torch.arange(n) % obj.n_instances  # (n,)
-        with torch.no_grad():
-            t_r = median_time(lambda: obj.proxy(clean, inst), repeats)  # noqa: B023 (called inside the loop)
+        c_r, _, r_q = paired_ratio(torch.no_grad()(lambda: obj.proxy(clean, inst)), forward, repeats)  # noqa: B023
         diff = grad_proxy(obj)
-        t_rg = median_time(_grad_reward_fn(diff, soft, inst), repeats) if diff is not None else None
-        doc["objectives"][obj.name] = {"c_r": t_r / t_f, "c_rg": None if t_rg is None else t_rg / t_f}
-        log.info("%s/%s: c_r=%.3g c_rg=%s", task.name, obj.name, t_r / t_f, t_rg and t_rg / t_f)
+        c_rg, _, rg_q = paired_ratio(_grad_reward_fn(diff, soft, inst), forward, repeats) if diff else (None,) * 3
+        doc["objectives"][obj.name] = {"c_r": c_r, "c_rg": c_rg, "c_r_quartiles": r_q, "c_rg_quartiles": rg_q}
+        log.info("%s/%s: c_r=%.3g c_rg=%s", task.name, obj.name, c_r, c_rg)
     return doc
 
 
