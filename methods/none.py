@@ -30,5 +30,8 @@ class NoGuidance(SearchMethod):
     def for_budget(self, cfg: Config, budget: float, steps: int, cal: Calibration) -> Config:
         return cfg
 
+    def sized_at_run(self, cfg: Config) -> bool:
+        return True  # the unguided reference: T forwards at every budget, never best-of-k
+
 
 METHOD = NoGuidance()
