@@ -1,4 +1,4 @@
-"""The `bench` command line: run, matrix, ls, report, compare, pretrain, tune."""
+"""The `bench` command line: run, matrix, ls, report, compare, calibrate, pretrain, tune."""
 from __future__ import annotations
 
 import argparse
@@ -86,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beam", type=int, default=2)
     p.add_argument("--out", type=Path, default=Path("results/tuning"))
     p.add_argument("--device", default="cpu")
+    p = sub.add_parser("calibrate", help="measure c_b, c_r, c_rg (forward-equivalents) and write the task's file")
+    p.add_argument("--task", required=True)
+    p.add_argument("--objectives", default=None, help="comma list (default: every named objective)")
+    p.add_argument("--repeats", type=int, default=7, help="timed repeats per quantity (median)")
     p = sub.add_parser("pretrain", help="train a task's models into a new run folder (bench.train)")
     p.add_argument("--task", required=True)
     p.add_argument("--out", type=Path, default=None,

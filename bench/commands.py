@@ -15,11 +15,12 @@ def _summary(rec: dict) -> str:
     m = rec.get("metrics", {})
     main = rec.get("main_metric")
     score = f" {main}={m[main]:.4g}" if main in m else ""
-    per = rec.get("usage", {}).get("nfe", 0) / max(1, rec.get("n_samples", 1))
+    usage = rec.get("usage", {})
+    per = usage.get("cost_per_sample", usage.get("min_cost_per_sample", 0))
     tail = f" error={rec['error'].splitlines()[0]}" if rec.get("error") else ""
     return (f"task={rec['task']} objective={rec['objective']} method={rec['method']} budget={rec['budget']['name']} "
             f"seed={rec['seed']} status={rec['status']}{score} proxy={m.get('proxy', float('nan')):.4g} "
-            f"nfe/sample={per:.0f} wall={rec.get('usage', {}).get('wall_s', 0):.1f}s{tail}")
+            f"cost/sample={per:.1f} wall={rec.get('usage', {}).get('wall_s', 0):.1f}s{tail}")
 
 
 def _cells(args, task: str, method: str, objective: str | None, budget: str, seed: int) -> Cell:
@@ -129,6 +130,13 @@ def latest_pretrain_folder(task: str, root: Path = Path("runs/pretrain")) -> Pat
     if not runs:
         raise FileNotFoundError(f"no pretraining run of {task!r} under {root} to resume")
     return runs[-1]
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from bench.calibrate import calibrate
+    objectives = [o.strip() for o in args.objectives.split(",")] if args.objectives else None
+    print(f"calibration: {calibrate(registry.tasks().resolve(args.task), objectives, args.repeats)}")
+    return 0
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:

@@ -25,7 +25,8 @@ from typing import Any, Callable, ClassVar
 
 import torch
 
-from bench.method import Context, Method, Output
+from bench.meter import Calibration, Counts
+from bench.method import Context, Method, Output, fit_width
 
 FORMS = ("plain", "tfg", "ugd")
 SCHEDULES = ("increase", "decrease", "constant")
@@ -220,15 +221,15 @@ def sample(ctx: Context, spec: GuidanceSpec, desc: str = "guidance") -> Output:
     return Output(x.detach(), owner, diagnostics=dict(diag))
 
 
-def fit_recurrence(cfg: Any, budget: float, name: str) -> Any:
-    """Spend the budget on the recurrence count ``name``: ⌊budget⌋ recurrences (each costs T forwards), so
-    recurrence methods are compared with search methods at matched forward NFE. ``--set`` still overrides it."""
-    return dataclasses.replace(cfg, **{name: max(1, int(math.floor(budget + 1e-9)))})
+def spec_counts(spec: GuidanceSpec, steps: int) -> Counts:
+    """Counted rows per returned sample of ``sample`` (forwards, VJPs through ε_θ, gradient-reward rows)."""
+    c = spec.counts(steps)
+    return Counts(forward=c["nfe"], backward=c["backward"], grad_reward=c["grad_reward"])
 
 
 class GuidanceMethod(Method):
     """A method that is one configuration of the TFG step: subclasses give ``spec(cfg)`` and, if they have one,
-    the ``recurrence`` knob that spends a budget (⌊budget⌋ recurrences)."""
+    the ``recurrence`` knob that spends a budget (the most recurrences that fit, in forward-equivalents)."""
 
     supports = frozenset({"continuous"})
     needs_grad = True
@@ -237,11 +238,17 @@ class GuidanceMethod(Method):
     def spec(self, cfg: Any) -> GuidanceSpec:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def cost(self, cfg: Any, steps: int) -> float:
-        return float(self.spec(cfg).counts(steps)["nfe"])
+    def counts(self, cfg: Any, steps: int) -> Counts:
+        return spec_counts(self.spec(cfg), steps)
 
-    def for_budget(self, cfg: Any, budget: float, steps: int) -> Any:
-        return fit_recurrence(cfg, budget, self.recurrence) if self.recurrence else cfg
+    def for_budget(self, cfg: Any, budget: float, steps: int, cal: Calibration) -> Any:
+        """The most recurrences whose forwards, backwards and gradient-reward rows fit ``budget``·T (at least 1;
+        a method without a recurrence knob is run best-of-k by the runner). ``--set`` still overrides it."""
+        if not self.recurrence:
+            return cfg
+        width = fit_width(lambda r: self.cost(dataclasses.replace(cfg, **{self.recurrence: r}), steps, cal),
+                          budget * steps)
+        return dataclasses.replace(cfg, **{self.recurrence: width})
 
     def run(self, ctx: Context, cfg: Any) -> Output:
         return sample(ctx, self.spec(cfg), self.key)

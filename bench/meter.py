@@ -1,8 +1,14 @@
-"""The meter: compute is counted from outside the method.
+"""The meter: compute is counted from outside the method, and priced on one axis.
 
 The runner wraps the family's network and the rewards before the method sees them. NFE = rows through the
-network; backward = rows whose output received a gradient (a VJP through the denoiser); reward calls = rows scored.
-A run whose NFE crosses its cap raises ``BudgetExceeded`` at the offending call.
+network; backward = rows whose output received a gradient (a VJP through the denoiser); reward calls = rows scored
+by the proxy (without grad); grad reward calls = rows of the differentiable proxy evaluated with grad. The cost of
+a run is in forward-equivalents of the task's network (``Calibration``):
+
+    cost = nfe + c_b·backward + c_r·reward_calls + c_rg·grad_reward_calls
+
+A run whose cost crosses its cap raises ``BudgetExceeded`` at the offending counted event (a forward, a backward
+or a reward call). The raw counts stay in the record beside the cost.
 """
 from __future__ import annotations
 
@@ -16,14 +22,60 @@ from bench.reward import Reward
 
 
 class BudgetExceeded(RuntimeError):
-    """The method asked for more network evaluations than its budget allows."""
+    """The method spent more forward-equivalents than its budget allows."""
+
+
+class OverBudgetMin(RuntimeError):
+    """Even the method's smallest run (one chain, width 1) costs more than the cap: no score is recorded."""
+
+    def __init__(self, min_cost_per_sample: float, cap_per_sample: float) -> None:
+        super().__init__(f"one chain costs {min_cost_per_sample:.4g} forward-equivalents per sample, "
+                         f"above the cap {cap_per_sample:.4g}")
+        self.min_cost_per_sample = min_cost_per_sample
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Prices in forward-equivalents: c_b per backward row, c_r per proxy-reward row, c_rg per gradient-reward
+    row. ``source`` is the calibration file it came from, or "default" (c_b = 2, c_r = c_rg = 1)."""
+
+    c_b: float = 2.0
+    c_r: float = 1.0
+    c_rg: float = 1.0
+    source: str = "default"
+
+    def price(self, counts: "Counts") -> float:
+        """Forward-equivalents of ``counts``."""
+        return counts.forward + self.c_b * counts.backward + self.c_r * counts.reward + self.c_rg * counts.grad_reward
+
+
+DEFAULT_CALIBRATION = Calibration()
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Counted events (rows) per returned sample: the raw form of a method's cost model."""
+
+    forward: float = 0.0
+    backward: float = 0.0
+    reward: float = 0.0
+    grad_reward: float = 0.0
+
+    def __add__(self, other: "Counts") -> "Counts":
+        return Counts(self.forward + other.forward, self.backward + other.backward, self.reward + other.reward,
+                      self.grad_reward + other.grad_reward)
+
+    def scale(self, factor: float) -> "Counts":
+        return Counts(self.forward * factor, self.backward * factor, self.reward * factor,
+                      self.grad_reward * factor)
 
 
 @dataclass
 class Meter:
-    """Counters of one run; ``cap`` is the NFE cap (None = unlimited)."""
+    """Counters of one run; ``cap`` is the total cost cap in forward-equivalents (None = unlimited)."""
 
     cap: float | None = None
+    cal: Calibration = DEFAULT_CALIBRATION
     nfe: int = 0
     calls: int = 0  # network forward calls (batches)
     backward: int = 0
@@ -31,17 +83,44 @@ class Meter:
     grad_reward_calls: int = 0
     started: float = field(default_factory=time.perf_counter)
 
+    def counts(self) -> Counts:
+        return Counts(self.nfe, self.backward, self.reward_calls, self.grad_reward_calls)
+
+    def cost(self) -> float:
+        """Forward-equivalents spent so far."""
+        return self.cal.price(self.counts())
+
+    def _check(self, event: str) -> None:
+        if self.cap is not None and self.cost() > self.cap * (1 + 1e-9) + 1e-9:
+            raise BudgetExceeded(f"cost {self.cost():.6g} exceeds the cap {self.cap:.6g} at a {event} "
+                                 f"(nfe={self.nfe} backward={self.backward} reward={self.reward_calls} "
+                                 f"grad_reward={self.grad_reward_calls})")
+
     def add_forward(self, rows: int) -> None:
         self.nfe += rows
         self.calls += 1
-        if self.cap is not None and self.nfe > self.cap:
-            raise BudgetExceeded(f"NFE {self.nfe} exceeds the cap {self.cap:.0f}")
+        self._check("forward")
 
-    def usage(self) -> dict[str, float]:
+    def add_backward(self, rows: int) -> None:
+        self.backward += rows
+        self._check("backward")
+
+    def add_reward(self, rows: int, grad: bool) -> None:
+        if grad:
+            self.grad_reward_calls += rows
+        else:
+            self.reward_calls += rows
+        self._check("grad reward call" if grad else "reward call")
+
+    def usage(self, n: int | None = None) -> dict[str, float]:
+        """The record's usage block: raw counts, wall time, ``cost`` and ``cost_per_sample`` (with ``n``)."""
         d = asdict(self)
-        d.pop("cap"), d.pop("started")
+        d.pop("cap"), d.pop("started"), d.pop("cal")
         d["wall_s"] = round(time.perf_counter() - self.started, 4)
         d["nfe_equiv"] = self.nfe + 2 * self.backward
+        d["cost"] = round(self.cost(), 6)
+        if n:
+            d["cost_per_sample"] = round(self.cost() / n, 6)
         return d
 
 
@@ -58,11 +137,8 @@ class CountedNet(nn.Module):
         self.meter.add_forward(rows)
         out = self.inner(x, t)
         if out.requires_grad:
-            out.register_hook(lambda g: self._count_backward(rows))
+            out.register_hook(lambda g: self.meter.add_backward(rows))
         return out
-
-    def _count_backward(self, rows: int) -> None:
-        self.meter.backward += rows
 
 
 class CountedReward:
@@ -76,9 +152,6 @@ class CountedReward:
         self.name = reward.name
 
     def __call__(self, x0: torch.Tensor, owner: torch.Tensor) -> torch.Tensor:
-        if x0.requires_grad:
-            self.meter.grad_reward_calls += x0.shape[0]
-        else:
-            self.meter.reward_calls += x0.shape[0]
+        self.meter.add_reward(x0.shape[0], grad=x0.requires_grad)
         inst = self.owner_instance.to(owner.device)[owner]  # (N,)
         return self.reward(x0, inst).to(torch.float32)

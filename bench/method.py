@@ -1,9 +1,14 @@
 """The Method contract.
 
 A method is registered under its key (its file name), has a version, declares the families it supports and
-whether it needs reward gradients, has one frozen config dataclass with documented defaults, a cost model (NFE per
-returned sample as a function of its config and the step count) and the inverse that sets its width knob for a
-budget. ``run(ctx, cfg)`` returns the clean samples and the owner (stream / population) of each.
+whether it needs reward gradients, has one frozen config dataclass with documented defaults, a cost model
+(``counts``: forwards, backwards, reward and gradient-reward rows per returned sample as a function of its config
+and the step count; ``cost`` prices them in forward-equivalents with the task's ``Calibration``) and the inverse
+that sets its width knob for a budget. ``run(ctx, cfg)`` returns the clean samples and the owner of each.
+
+A method whose width cannot absorb the budget (no knob: dps, lgd, mpgd, tag; or a knob that leaves room for a
+second chain) is run best-of-k by the runner: k independent chains per returned sample, the best by the proxy
+(``chains_for`` and ``best_of_chains`` below, written once for every method).
 """
 from __future__ import annotations
 
@@ -14,8 +19,10 @@ from typing import Any, Callable, ClassVar, Iterable
 
 import torch
 
-from bench.meter import CountedReward
+from bench.meter import DEFAULT_CALIBRATION, Calibration, CountedReward, Counts
 from bench.rng import Streams
+
+CHAIN_STRIDE = 1 << 32  # chain c of returned sample j draws from stream j + c·CHAIN_STRIDE (chain 0 = stream j)
 
 
 class Incompatible(Exception):
@@ -32,6 +39,8 @@ class Context:
     n: int  # returned samples
     steps: int
     grad_reward: CountedReward | None = None  # differentiable proxy, if the objective has one
+    calibration: Calibration = DEFAULT_CALIBRATION  # prices of backward / reward rows in forward-equivalents
+    budget: float | None = None  # forward-equivalents per returned sample (None = uncapped)
     progress: Callable[[Iterable, str], Iterable] = lambda it, desc="": it
     diagnostics: dict[str, Any] = field(default_factory=dict)
 
@@ -77,12 +86,25 @@ class Method(ABC):
             raise Incompatible(f"{self.key} needs a differentiable proxy reward; the objective has none")
 
     @abstractmethod
-    def cost(self, cfg: Any, steps: int) -> float:
-        """Forward NFE per returned sample."""
+    def counts(self, cfg: Any, steps: int) -> Counts:
+        """Counted rows (forward, backward, reward, gradient reward) per returned sample."""
+
+    def cost(self, cfg: Any, steps: int, cal: Calibration) -> float:
+        """Forward-equivalents per returned sample: ``cal.price(counts)``."""
+        return cal.price(self.counts(cfg, steps))
 
     @abstractmethod
-    def for_budget(self, cfg: Any, budget: float, steps: int) -> Any:
-        """A config whose width knob spends at most ``budget`` × ``steps`` NFE per returned sample."""
+    def for_budget(self, cfg: Any, budget: float, steps: int, cal: Calibration) -> Any:
+        """A config whose width knob spends at most ``budget`` × ``steps`` forward-equivalents per returned sample
+        (the smallest width when even that does not fit)."""
+
+    def min_cost(self, cfg: Any, steps: int, cal: Calibration, n: int) -> float:
+        """Forward-equivalents per returned sample of the cheapest run of ``cfg`` for ``n`` samples (one chain)."""
+        return self.cost(cfg, steps, cal)
+
+    def sized_at_run(self, cfg: Any) -> bool:
+        """True when ``run`` sizes itself from ``ctx.budget`` (particle ``return_all`` modes): no best-of-k."""
+        return False
 
     @abstractmethod
     def run(self, ctx: Context, cfg: Any) -> Output:
@@ -94,9 +116,42 @@ def largest(fits: Callable[[int], bool], start: int = 1, limit: int = 1 << 14) -
     ``start`` if none fits."""
     lo, hi = start, start
     while hi < limit and fits(hi * 2 if hi else 1):
-        lo, hi = hi * 2, hi * 2
+        lo = hi = hi * 2 if hi else 1
     hi = min(limit, hi * 2)
     while lo < hi:
         mid = (lo + hi + 1) // 2
         lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
     return lo
+
+
+def fit_width(cost: Callable[[int], float], cap: float, start: int = 1) -> int:
+    """The largest width w with cost(w) <= cap (cost increasing in w); ``start`` when none fits."""
+    return largest(lambda w: cost(w) <= cap + 1e-9, start)
+
+
+def chains_for(one_chain: float, per_sample: float | None, cal: Calibration) -> int:
+    """Best-of-k: k independent chains fit when k·(one_chain + c_r) <= per_sample (each chain's output is scored
+    once by the proxy for the final selection); 1 when fewer than two fit or the run is uncapped."""
+    if per_sample is None:
+        return 1
+    k = int((per_sample + 1e-9) // (one_chain + cal.c_r))
+    return k if k >= 2 else 1
+
+
+def chain_streams(seed: int, n: int, k: int, device) -> Streams:
+    """Streams of k chains per returned sample, chain-major: row c·n + j is chain c of sample j."""
+    return Streams(seed, [j + c * CHAIN_STRIDE for c in range(k) for j in range(n)], device)
+
+
+def best_of_chains(ctx: Context, out: Output, n: int) -> Output:
+    """Per returned sample j (chains' owners o with o % n == j), the chain output with the highest proxy reward
+    (one proxy call per chain output, counted); ties and NaN go to the first chain."""
+    score = torch.nan_to_num(ctx.reward(out.x0, out.owner), nan=-torch.inf).double()  # (n·k,)
+    sample = (out.owner % n).to(score.device)  # (n·k,)
+    rows = torch.arange(score.numel(), device=score.device)  # (n·k,)
+    best = torch.full((n,), -torch.inf, dtype=score.dtype, device=score.device).scatter_reduce(
+        0, sample, score, "amax")  # (n,)
+    hit = score >= best[sample]  # rows that reach their sample's max (every row of an all-NaN sample)
+    first = torch.full((n,), score.numel(), device=score.device).scatter_reduce(
+        0, sample[hit], rows[hit], "amin")  # (n,) first such row per sample
+    return Output(out.x0[first], sample[first], out.diagnostics)

@@ -9,7 +9,12 @@ Each population (one returned sample, or ``k`` returned samples in "all" mode) h
         if i is a resampling point:   logw += log G_i;  cum += log G_i
         if i is the last step:        log G = λ·r(x0) − cum   # final correction: the target is p·exp(λ r)
         resample a population when its ESS < threshold·k (carrying logw across skipped steps, pitfall P2)
-    return the argmax of r per population, or all particles after the final resampling
+    return the argmax of r per population, or (return_all) particles after the final resampling
+
+Budget (counted by ``particle_counts``): k·T forwards and k·(#resampling points) reward rows per population; a
+population of one particle skips the weights (no reward calls). ``return_all`` sizes itself from ``ctx.budget``:
+P populations of k with P·cost(population) <= budget·n (``populations``), the n returned samples spread evenly
+over them, evenly spaced within each resampled population.
 
 Potentials at a resampling point (r̃ = intermediate reward, λ = 1/α): diff λ(r̃ − r̃_prev); max λ·max(r̃, m_prev);
 add λ(r̃ + Σ r̃_prev); rt λ·r̃.
@@ -17,12 +22,13 @@ add λ(r̃ + Σ r̃_prev); rt λ·r̃.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, replace
+from typing import Any, Callable
 
 import torch
 
-from bench.method import Context, Output
+from bench.meter import Calibration, Counts
+from bench.method import Context, Method, Output, fit_width
 from bench.search import take
 from bench.twist import tilted_proposal, value_and_grad
 
@@ -105,13 +111,44 @@ def _twisted_step(ctx: Context, spec: ParticleSpec, x, t, s, tilt, owner):
     return x_s, base.log_prob(x_s) - tw.log_prob(x_s)
 
 
+def particle_counts(spec: ParticleSpec, steps: int) -> Counts:
+    """Counted rows of ONE population of k particles over ``steps`` steps (the dry count)."""
+    k = spec.k
+    if spec.twist is not None:  # one forward with grad + VJP per particle per step; the value comes with it
+        return Counts(forward=k * steps, backward=k * steps, grad_reward=k * steps, reward=k if k > 1 else 0)
+    if k == 1:
+        return Counts(forward=steps)
+    per = spec.mc if spec.mc > 1 else 1
+    return Counts(forward=k * steps, reward=k * (per * sum(resample_points(spec, steps)[:-1]) + 1))
+
+
+def populations(n: int, k: int, budget: float | None, unit: float) -> int:
+    """Populations in ``return_all`` mode: at least ⌈n/k⌉ (every sample returned), as many as the per-sample budget
+    allows (P·unit <= budget·n, unit = one population's cost), at most n (each returns at least one)."""
+    least = math.ceil(n / k)
+    if budget is None:
+        return least
+    return max(least, min(n, int((budget * n + 1e-9) // unit)))
+
+
+def returned_per_population(ctx: Context, spec: ParticleSpec) -> torch.Tensor:
+    """(P,) samples each population returns: 1 each in argmax mode; in ``return_all`` mode n split evenly over
+    ``populations`` (so particles per returned sample follow the budget and never overshoot it)."""
+    if not spec.return_all:
+        return torch.ones(ctx.n, dtype=torch.long)
+    unit = ctx.calibration.price(particle_counts(spec, ctx.steps))
+    p = populations(ctx.n, spec.k, ctx.budget, unit)
+    return torch.full((p,), ctx.n // p, dtype=torch.long) + (torch.arange(p) < ctx.n % p).long()
+
+
 def particle_filter(ctx: Context, spec: ParticleSpec, propose: Propose | None = None) -> Output:
     """Run the loop; ``propose(ctx, x, t, s, pred, owner) -> (x_s, log correction)`` overrides the base proposal.
     With ``spec.twist`` set (TDS), each step's forward is taken with grad and serves the next proposal's tilt
     and the intermediate value r(x̂0) (no separate reward call)."""
     fam, steps = ctx.family, ctx.family.timesteps(ctx.steps)
-    n_pop = math.ceil(ctx.n / spec.k) if spec.return_all else ctx.n
-    pop_owner = torch.arange(n_pop, device=ctx.streams.device) * (spec.k if spec.return_all else 1)  # (P,)
+    share = returned_per_population(ctx, spec)  # (P,) returned samples of each population
+    n_pop = share.numel()
+    pop_owner = (share.cumsum(0) - share).to(ctx.streams.device)  # (P,) the first returned sample of each
     owner = pop_owner.repeat_interleave(spec.k)  # (P·k,)
     x = fam.prior(ctx.streams, owner)
     tilt = value_and_grad(ctx, x, steps[0][0], owner) if spec.twist else None
@@ -138,7 +175,7 @@ def particle_filter(ctx: Context, spec: ParticleSpec, propose: Propose | None = 
             pred = None if last else fam.denoise(x, s)
         if corr is not None:
             logw += corr.view(n_pop, spec.k).double()
-        if not points[i]:
+        if not points[i] or spec.k == 1:  # one particle: no weights to keep, no reward calls
             continue
         if last:
             r_last = ctx.reward(x, owner)
@@ -168,7 +205,43 @@ def particle_filter(ctx: Context, spec: ParticleSpec, propose: Propose | None = 
         n_resampled += int(due.sum())
     diag = {"resamples": n_resampled, "mean_ess": ess_trace, "population_unique": unique_fraction(x, n_pop)}
     if spec.return_all:
-        return Output(x[: ctx.n], owner[: ctx.n], diag)
+        rows = torch.cat([p * spec.k + (torch.arange(m) * spec.k) // m for p, m in enumerate(share.tolist())])
+        return Output(x[rows], owner[rows], diag)  # evenly spaced over each resampled population (unbiased)
+    if spec.k == 1:
+        return Output(x, owner, diag)
     final = torch.nan_to_num(r_last.view(n_pop, spec.k), nan=-torch.inf)
     best = torch.arange(n_pop, device=x.device) * spec.k + final.argmax(1)
     return Output(x[best], owner[best], diag)
+
+
+class ParticleMethod(Method):
+    """A method that is one configuration of ``particle_filter`` (smc, tds): subclasses give ``spec(cfg)``; the
+    config has ``k`` (particles per population) and ``return_all``."""
+
+    population = True
+
+    def spec(self, cfg: Any) -> ParticleSpec:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def counts(self, cfg: Any, steps: int) -> Counts:
+        """Per returned sample: one population (argmax mode); in ``return_all`` mode one population returning all
+        k particles (the run may use more populations, ``populations``)."""
+        c = particle_counts(self.spec(cfg), steps)
+        return c.scale(1.0 / cfg.k) if cfg.return_all else c
+
+    def min_cost(self, cfg: Any, steps: int, cal: Calibration, n: int) -> float:
+        if not cfg.return_all:
+            return self.cost(cfg, steps, cal)
+        return math.ceil(n / cfg.k) * cal.price(particle_counts(self.spec(cfg), steps)) / n
+
+    def for_budget(self, cfg: Any, budget: float, steps: int, cal: Calibration) -> Any:
+        """k = the most particles one population per returned sample can afford (argmax mode); in ``return_all``
+        mode at least that (particles per returned sample = the budget), or the configured k if larger."""
+        fit = fit_width(lambda k: cal.price(particle_counts(self.spec(replace(cfg, k=k)), steps)), budget * steps)
+        return replace(cfg, k=max(cfg.k, fit) if cfg.return_all else fit)
+
+    def sized_at_run(self, cfg: Any) -> bool:
+        return bool(cfg.return_all)
+
+    def run(self, ctx: Context, cfg: Any) -> Output:
+        return particle_filter(ctx, self.spec(cfg))

@@ -1,4 +1,11 @@
-"""Runs one cell (task × objective × method × budget × seed) through the meter and writes its record."""
+"""Runs one cell (task × objective × method × budget × seed) through the meter and writes its record.
+
+Budget: ``--budget bx`` caps the run's total cost at b·T forward-equivalents per returned sample (b × unguided
+sampling at the same steps), priced with the task's calibration (``bench.calibrate``). The method's width knob is
+set to fit (``for_budget``); when the remaining budget affords two or more whole chains, the method runs best-of-k
+over independent chains (``bench.method.best_of_chains``); when even one chain costs more than the cap, the cell
+is recorded as ``over_budget_min`` with ``usage.min_cost_per_sample`` and no score.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -13,9 +20,9 @@ from typing import Any
 
 import torch
 
-from bench import registry
-from bench.meter import BudgetExceeded, CountedNet, CountedReward, Meter
-from bench.method import Context, Incompatible
+from bench import calibrate, registry
+from bench.meter import BudgetExceeded, Calibration, CountedNet, CountedReward, Meter, OverBudgetMin
+from bench.method import Context, Incompatible, best_of_chains, chain_streams, chains_for
 from bench.records import SCHEMA_VERSION, append_jsonl, config_hash, done_cells, environment, git_state, write_samples
 from bench.rng import Streams
 from bench.task import MetricMeta, Task
@@ -81,7 +88,7 @@ def resolve(cell: Cell, task: Task) -> tuple[Any, Any, Any, int, int]:
     # are applied again so that an explicit width knob wins; unknown names raise ValueError
     lam = {"lam": objective.target_lam} if objective.target_lam is not None and _has_lam(method) else {}
     cfg = method.config(**{**tuned_config(task.name, method.key), **lam, **cell.overrides})
-    cfg = method.for_budget(cfg, parse_budget(cell.budget), steps)
+    cfg = method.for_budget(cfg, parse_budget(cell.budget), steps, calibration(task, objective))
     if cell.overrides:
         cfg = method.config(**{**dataclasses.asdict(cfg), **cell.overrides})
     return objective, method, cfg, steps, n
@@ -92,18 +99,49 @@ def _has_lam(method) -> bool:
     return "lam" in {f.name for f in dataclasses.fields(method.Config)}
 
 
+def calibration(task: Task, objective) -> Calibration:
+    """The committed calibration of this task and objective (defaults for tiny variants)."""
+    return calibrate.load(task.name, objective.name, task.tiny)
+
+
+@dataclass(frozen=True)
+class BudgetPlan:
+    """How a cell spends its cap: ``per_sample`` forward-equivalents per returned sample (None = uncapped),
+    ``chains`` independent chains per returned sample (best-of-k; 1 = the method alone), ``min_cost`` of one
+    chain per returned sample."""
+
+    per_sample: float | None
+    chains: int
+    min_cost: float
+
+    def check(self) -> None:
+        """Raise OverBudgetMin when even one chain does not fit."""
+        if self.per_sample is not None and self.min_cost > self.per_sample * (1 + 1e-9) + 1e-9:
+            raise OverBudgetMin(self.min_cost, self.per_sample)
+
+
+def plan_budget(method, cfg, steps: int, n: int, budget: float | None, cal: Calibration) -> BudgetPlan:
+    """The plan of a run at ``budget`` (multiples of T; None = uncapped)."""
+    per_sample = None if budget is None else budget * steps
+    one = method.min_cost(cfg, steps, cal, n)
+    chains = 1 if method.sized_at_run(cfg) else chains_for(one, per_sample, cal)
+    return BudgetPlan(per_sample, chains, one)
+
+
 def _record_base(cell: Cell, task: Task, objective, method, cfg, steps: int, n: int) -> dict[str, Any]:
     sha, dirty = git_state()
     budget = parse_budget(cell.budget)
     payload = {"task": task.name, "task_version": task.version, "tiny": cell.tiny, "objective": objective.name,
                "method": method.key, "method_version": method.version, "config": dataclasses.asdict(cfg),
                "budget": cell.budget, "steps": steps, "n": n, "weights_sha256": weights_sha256(task)}
+    hashed = {**payload, "calibration": dataclasses.asdict(calibration(task, objective))}  # prices set the widths
     key = f"{task.name}|{objective.name}|{method.key}|{cell.budget}|{cell.seed}"
     return {"schema_version": SCHEMA_VERSION, "run_id": "", "git_sha": sha, "git_dirty": dirty, **payload,
-            "config_hash": config_hash(payload), "cell": key, "seed": cell.seed,
+            "config_hash": config_hash(hashed), "cell": key, "seed": cell.seed,
             "main_metric": objective.main_metric, "objective_meta": task.objective_meta(objective),
             "overrides": dict(cell.overrides),
-            "budget": {"name": cell.budget, "nfe": budget * steps, "nfe_total": budget * steps * n},
+            "budget": {"name": cell.budget, "nfe": budget * steps, "nfe_total": budget * steps * n,
+                       "cost_cap": budget * steps * n},
             "n_samples": n, "status": "", "error": None, "metrics": {}, "metric_meta": {}, "usage": {},
             "env": environment(cell.device)}
 
@@ -118,43 +156,60 @@ def execute(cell: Cell, out: Path, show_progress: bool = True, cache: dict | Non
         rec["status"] = "skipped"
         return rec
     rec["run_id"] = f"{rec['cell'].replace('|', '_')}_{rec['config_hash'][:8]}_{uuid.uuid4().hex[:6]}"
-    meter = Meter(cap=parse_budget(cell.budget) * steps * n)
+    cal = calibration(task, objective)
+    plan = plan_budget(method, cfg, steps, n, parse_budget(cell.budget), cal)
+    rec["budget"].update(calibration=dataclasses.asdict(cal), chains=plan.chains)
+    meter = Meter(cap=plan.per_sample * n, cal=cal)
+    min_cost = None
     try:
         method.check(task.family_kind, objective.grad_proxy is not None)
-        _sample_and_score(rec, cell, task, objective, method, cfg, steps, n, meter, out, show_progress)
+        plan.check()
+        _sample_and_score(rec, cell, task, objective, method, cfg, steps, n, meter, out, show_progress, plan)
         rec["status"] = "ok"
     except Incompatible as err:
         rec["status"], rec["error"] = "incompatible", str(err)
+    except OverBudgetMin as err:
+        rec["status"], rec["error"], min_cost = "over_budget_min", str(err), err.min_cost_per_sample
     except BudgetExceeded as err:
         rec["status"], rec["error"] = "budget_exceeded", str(err)
     except Exception as err:  # a crash becomes an error record (never a score); the CLI exits non-zero
         rec["status"], rec["error"] = "error", f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=6)}"
         log.error("cell %s failed: %s", rec["cell"], err)
-    rec["usage"] = meter.usage()
+    rec["usage"] = meter.usage(n)
+    if min_cost is not None:
+        rec["usage"]["min_cost_per_sample"] = round(min_cost, 6)
     append_jsonl(out / "records" / f"{task.name}.jsonl", [rec])
     return rec
 
 
 def sample(task: Task, objective, method, cfg, n: int, steps: int, seed: int, meter: Meter,
-           show_progress: bool = False):
+           show_progress: bool = False, chains: int = 1):
     """Run ``method`` through the meter: the family's network and the rewards are counted before the method sees
-    them. Returns (output, instance index of each returned sample)."""
+    them; with ``chains`` = k > 1, k independent chains per returned sample (streams ``chain_streams``) and the
+    best by the proxy. ``ctx.budget`` is the meter's cap per returned sample. Returns (output, instance index of
+    each returned sample)."""
     family = task.build_family()
     family.net = CountedNet(family.net, meter)
     owner_instance = torch.arange(n) % objective.n_instances  # (n,)
+    inst = owner_instance.repeat(chains)  # (n·k,) chain-major: row c·n + j is chain c of sample j
     diff = objective.grad_proxy
-    ctx = Context(family=family, reward=CountedReward(objective.proxy, meter, owner_instance),
-                  streams=Streams(seed, range(n), task.device), n=n, steps=steps,
-                  grad_reward=CountedReward(diff, meter, owner_instance) if diff else None,
-                  progress=progress(show_progress))
+    streams = Streams(seed, range(n), task.device) if chains == 1 else chain_streams(seed, n, chains, task.device)
+    ctx = Context(family=family, reward=CountedReward(objective.proxy, meter, inst), streams=streams,
+                  n=n * chains, steps=steps, grad_reward=CountedReward(diff, meter, inst) if diff else None,
+                  progress=progress(show_progress), calibration=meter.cal,
+                  budget=None if meter.cap is None else (meter.cap - (chains > 1) * n * chains * meter.cal.c_r)
+                  / (n * chains))  # per chain, after the final selection's reward calls
     with torch.no_grad():
         result = method.run(ctx, cfg)
+        if chains > 1:
+            result = best_of_chains(ctx, result, n)
     return result, owner_instance[result.owner.cpu()]
 
 
-def _sample_and_score(rec, cell, task, objective, method, cfg, steps, n, meter, out, show_progress) -> None:
+def _sample_and_score(rec, cell, task, objective, method, cfg, steps, n, meter, out, show_progress,
+                      plan: BudgetPlan) -> None:
     t0 = time.perf_counter()
-    result, instance = sample(task, objective, method, cfg, n, steps, cell.seed, meter, show_progress)
+    result, instance = sample(task, objective, method, cfg, n, steps, cell.seed, meter, show_progress, plan.chains)
     sample_s = time.perf_counter() - t0
     metrics, rows = task.evaluate(objective, result.x0.detach(), instance)
     metrics = {**metrics, **population_metrics(result, method)}

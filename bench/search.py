@@ -14,6 +14,8 @@ branch: "sc" (transition sample from the base model, or a custom proposal) | "sd
 x0 ~ p_θ(x0 | x_t), scored exactly, then a bridge step toward the best). select: "top" (global top-A per owner),
 "parent" (argmax among each parent's K children), "softmax" (per parent, ∝ exp(score/α)).
 The chosen candidate's forward is cached as the next step's prediction, so SC costs A·K forwards per guided step.
+Reward rows are charged too (``search_counts``): A·K per guided step (·mc for the MC value), plus A at the end
+when the last step did not already score the survivors; with A = 1 nothing is selected and no reward is called.
 """
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ from typing import Callable
 
 import torch
 
-from bench.method import Context, Method, Output, largest
+from bench.meter import Calibration, Counts
+from bench.method import Context, Method, Output, fit_width
 
 Branch = Callable[[Context, torch.Tensor, int, float, float, object, torch.Tensor, int], torch.Tensor]
 
@@ -48,12 +51,18 @@ def guided_steps(spec: SearchSpec, steps: int) -> list[bool]:
     return [spec.K > 1 and i >= spec.window_start * steps for i in range(steps)]
 
 
-def search_cost(spec: SearchSpec, steps: int) -> float:
-    """Forward NFE per returned sample of ``tree_search``."""
+def search_counts(spec: SearchSpec, steps: int) -> Counts:
+    """Counted rows per returned sample of ``tree_search`` (the dry count the tests check against the meter)."""
     g = guided_steps(spec, steps)
+    a, k, last = spec.A, spec.K, steps - 1
+    per_value = spec.mc if spec.value == "mc" else 1
+    final = a if (a > 1 and not g[last]) else 0  # the survivors' exact rewards, unless the last step scored them
     if spec.branch == "sd":
-        return spec.A * steps
-    return spec.A * (1 + sum(spec.K if gi else 1 for gi in g[:-1]) + spec.branch_forwards * sum(g))
+        return Counts(forward=a * steps, reward=a * k * sum(g) + final)
+    tilts = spec.branch_forwards * a * sum(g)  # gradient-guided branching: one forward with grad + VJP per state
+    reward = sum(a * k * (1 if i == last else per_value) for i in range(steps) if g[i]) + final
+    return Counts(forward=a * (1 + sum(k if gi else 1 for gi in g[:-1])) + tilts, backward=tilts,
+                  grad_reward=tilts, reward=reward)
 
 
 def _value(ctx: Context, spec: SearchSpec, pred, owner: torch.Tensor) -> torch.Tensor:
@@ -123,6 +132,8 @@ def tree_search(ctx: Context, spec: SearchSpec, branch_fn: Branch | None = None)
         pred = None if last else take(cpred, keep)
         trace.append(float(score[keep].mean()))
         final = score[keep] if last else None
+    if spec.A == 1:  # one survivor: nothing to select, no reward call
+        return Output(x, owner, {"selected_value_per_step": trace})
     final = (ctx.reward(x, owner) if final is None else final).view(ctx.n, spec.A)
     best = torch.arange(ctx.n, device=x.device) * spec.A + torch.nan_to_num(final, nan=-torch.inf).argmax(1)
     return Output(x[best], owner[best], {"selected_value_per_step": trace})
@@ -148,16 +159,16 @@ class SearchMethod(Method):
     def widen(self, cfg, w: int):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def cost(self, cfg, steps: int) -> float:
-        return search_cost(self.spec(cfg), steps)
+    def counts(self, cfg, steps: int) -> Counts:
+        return search_counts(self.spec(cfg), steps)
 
     shrink: str | None = None  # a branching knob lowered first when even width 1 does not fit (TreeG's K)
 
-    def for_budget(self, cfg, budget: float, steps: int):
-        cap = budget * steps + 1e-9
-        while self.shrink and getattr(cfg, self.shrink) > 1 and self.cost(self.widen(cfg, 1), steps) > cap:
+    def for_budget(self, cfg, budget: float, steps: int, cal: Calibration):
+        cap = budget * steps
+        while self.shrink and getattr(cfg, self.shrink) > 1 and self.cost(self.widen(cfg, 1), steps, cal) > cap:
             cfg = replace(cfg, **{self.shrink: getattr(cfg, self.shrink) - 1})
-        return self.widen(cfg, largest(lambda w: self.cost(self.widen(cfg, w), steps) <= cap))
+        return self.widen(cfg, fit_width(lambda w: self.cost(self.widen(cfg, w), steps, cal), cap))
 
     def branch(self, cfg):
         """A custom branch proposal for guided steps, or None for the base transition."""

@@ -25,10 +25,11 @@ MIN_SEEDS = next(s for s in range(2, 100) if s ** -s < (1 - LEVEL) / 2)  # 4: fe
 # Student t quantiles t_{0.975, df} for the seed counts below MIN_SEEDS (df = S - 1; tests check them against scipy)
 T975 = {1: 12.706204736174707, 2: 4.302652729749464}
 METHOD_TEXT = ("95% percentile bootstrap of the cell mean (mean of seed means), 2000 resamples, fixed seed: "
-               "per-sample metrics resample seeds, then samples within each chosen seed (nested); set-level metrics "
-               "resample seeds (with 2 or 3 seeds, where a percentile bootstrap is just [min, max], a Student-t "
-               "interval over the seed values instead; n/a for one seed). Paired comparisons draw the same seeds for both cells (matched seeds) "
-               "and, at equal sample counts, pair sample i with sample i (same generator).")
+               "per-sample metrics resample seeds, then samples within each chosen seed (nested); set-level "
+               "metrics resample seeds (with 2 or 3 seeds, where a percentile bootstrap is just [min, max], a "
+               "Student-t interval over the seed values instead; n/a for one seed). Paired comparisons draw the "
+               "same seeds for both cells (matched seeds) and, at equal sample counts, pair sample i with sample "
+               "i (same generator).")
 
 
 @dataclass(frozen=True)

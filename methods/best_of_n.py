@@ -2,7 +2,8 @@
 
 Update rule (methods.md §6): draw x0^(1..N) independently with `none`; return argmax_i r(x0^(i)), selected by the
 proxy reward (scored later by the oracle). Engine form: A = N, K = 1, selection only at the end.
-Cost: N·T·F + N·R. Budget b → N = b.
+Cost: N·T·F + N·R (N = 1: no selection, no reward call). Budget b → the largest N with cost <= b·T
+forward-equivalents.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ class Config:
 
 class BestOfN(SearchMethod):
     key = "best-of-n"
+    version = "2"
     paper = "best-of-N baseline"
     Config = Config
 

@@ -29,6 +29,7 @@ def spec(cfg: Config) -> guidance.GuidanceSpec:
 
 class DPS(guidance.GuidanceMethod):
     key = "dps"
+    version = "2"
     paper = "Chung et al. 2023, Diffusion posterior sampling for general noisy inverse problems (ICLR)"
     Config = Config
     tunable = {"scale": (0.25, 2.0, 8.0)}

@@ -9,7 +9,8 @@ population that starts at P0 particles and shrinks linearly to 1 over the blocks
     drop:            keep the top P_{b+1} particles per sample by r(x̂0)
 Blocks with index ≥ search_start·(#blocks) are searched (a deterministic schedule, so the cost is exact; the
 source draws the decision at random). Returns the best final particle. The population couples its particles.
-Cost: P_b·(K + … + K^d) forwards per searched block, P_b·K·d per greedy block; budget b → the largest P0.
+Cost: P_b·(K + … + K^d) forwards and reward rows per searched block, P_b·K·d per greedy block, P_b reward rows
+per drop and the final population's; budget b → the largest P0 whose forward-equivalents fit b·T.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from bench.method import Context, Method, Output, largest
+from bench.meter import Calibration, Counts
+from bench.method import Context, Method, Output, fit_width
 from bench.particles import unique_fraction
 from bench.search import take
 
@@ -39,6 +41,7 @@ def _sizes(cfg: Config, n_blocks: int) -> list[int]:
 
 class DSearch(Method):
     key = "dsearch"
+    version = "2"
     paper = "Li, Uehara et al. 2025, Dynamic search for inference-time alignment in diffusion models"
     population = True
     Config = Config
@@ -47,20 +50,23 @@ class DSearch(Method):
         idx = list(range(steps))
         return [idx[i:i + cfg.depth] for i in range(0, steps, cfg.depth)]
 
-    def cost(self, cfg: Config, steps: int) -> float:
+    def counts(self, cfg: Config, steps: int) -> Counts:
         blocks = self._blocks(cfg, steps)
-        sizes, total = _sizes(cfg, len(blocks)), cfg.P0
+        sizes, forward, reward = _sizes(cfg, len(blocks)), cfg.P0, 0
         for b, block in enumerate(blocks):
             searched = b >= cfg.search_start * len(blocks)
             for j, i in enumerate(block):
-                if i < steps - 1:  # the last step's children are clean: no forward
-                    total += sizes[b] * (cfg.K ** (j + 1) if searched else cfg.K)
-        return float(total)
+                rows = sizes[b] * (cfg.K ** (j + 1) if searched else cfg.K)
+                forward += rows if i < steps - 1 else 0  # the last step's children are clean: no forward
+                reward += rows
+            if b + 1 < len(blocks) and sizes[b + 1] < sizes[b]:
+                reward += sizes[b]  # the drop's scores
+        return Counts(forward=forward, reward=reward + sizes[-1])  # + the final selection
 
-    def for_budget(self, cfg: Config, budget: float, steps: int) -> Config:
-        if self.cost(replace(cfg, P0=1), steps) > budget * steps:
+    def for_budget(self, cfg: Config, budget: float, steps: int, cal: Calibration) -> Config:
+        if self.cost(replace(cfg, P0=1), steps, cal) > budget * steps:
             return replace(cfg, P0=1, K=1)
-        return replace(cfg, P0=largest(lambda p: self.cost(replace(cfg, P0=p), steps) <= budget * steps))
+        return replace(cfg, P0=fit_width(lambda p: self.cost(replace(cfg, P0=p), steps, cal), budget * steps))
 
     def run(self, ctx: Context, cfg: Config) -> Output:
         fam, n = ctx.family, ctx.n

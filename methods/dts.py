@@ -9,7 +9,8 @@ soft value v̂, children). Until the sample's NFE budget (b·T) is spent:
 Output: DTS draws a leaf by descending ∝ exp(λ·v̂) (asymptotically p·exp(λ r)); DTS* returns the best leaf.
 Backup normalisation (children weighted equally, unvisited children absent) is our choice where the source is
 [unverified]. The rollouts of all trees advance in lockstep, so each depth's forward is one batch.
-Cost: the budget itself (anytime); a rollout from depth d costs T − d − 1 forwards.
+Cost: the budget itself (anytime, in forward-equivalents); a rollout from depth d costs T − d − 1 forwards and
+one reward call (c_r, from ``ctx.calibration``), so the smallest run is one rollout from the root: T + c_r.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from typing import Any
 
 import torch
 
+from bench.meter import Calibration, Counts
 from bench.method import Context, Method, Output
 from bench.search import take
 
@@ -82,15 +84,22 @@ def _backup(leaf: Node, lam: float) -> None:
 
 class DTS(Method):
     key = "dts"
+    version = "2"
     paper = "Jain et al. 2025, Diffusion tree sampling (arXiv 2506.20701)"
     Config = Config
     tunable = {"lam": (0.25, 2.0, 16.0)}
 
-    def cost(self, cfg: Config, steps: int) -> float:
-        return cfg.budget * steps
+    def counts(self, cfg: Config, steps: int) -> Counts:
+        return Counts(forward=cfg.budget * steps)  # an upper bound: the loop stops before the budget is crossed
 
-    def for_budget(self, cfg: Config, budget: float, steps: int) -> Config:
+    def min_cost(self, cfg: Config, steps: int, cal: Calibration, n: int) -> float:
+        return steps + cal.c_r
+
+    def for_budget(self, cfg: Config, budget: float, steps: int, cal: Calibration) -> Config:
         return replace(cfg, budget=budget)
+
+    def sized_at_run(self, cfg: Config) -> bool:
+        return True  # anytime: spends its whole budget itself (no best-of-k chains)
 
     def _select(self, root: Node, cfg: Config, left: float, T: int, u: torch.Tensor) -> Node | None:
         node = root
@@ -108,7 +117,7 @@ class DTS(Method):
         x = fam.prior(ctx.streams, owner)
         pred = fam.denoise(x, steps[0][0])
         roots = [Node(x, pred, j, 0) for j in range(n)]
-        left = [cfg.budget * T - 1.0] * n
+        left = [cfg.budget * T - 1.0 - ctx.calibration.c_r] * n  # reserves the next rollout's reward call
         leaves: list[list[Node]] = [[] for _ in range(n)]
         stalled = [0] * n
         for _ in ctx.progress(range(int(4 * cfg.budget * T) + 4), "dts"):
@@ -146,6 +155,7 @@ class DTS(Method):
             parents = children
         r = ctx.reward(xs, torch.tensor(ids, device=ctx.streams.device))
         for i, (leaf, j) in enumerate(zip(parents, ids)):
+            left[j] -= ctx.calibration.c_r
             leaf.v = float(r[i])
             leaves[j].append(leaf)
             _backup(leaf, cfg.lam)

@@ -9,7 +9,7 @@ Update rule, per step t → t−1, for r = 1..N_recur (one forward with grad and
 Normalisation (P9): no |ℓ| division, no 1/√α_t (unlike `tfg`); ρ̄ is the mean step over the trajectory.
 Recurrence runs at every step (the paper's "semantic stage" window is unverified). TFG point: ρ > 0, μ = 0, γ = 0,
 N_recur ≥ 1, "plain" form of ``bench.guidance``. Non-finite gradient rows are zeroed and counted (P8).
-Cost: N_recur·T·(F + B + ∇R); ``for_budget`` sets N_recur = ⌊budget⌋ (matched NFE).
+Cost: N_recur·T·(F + B + ∇R); ``for_budget`` sets the most N_recur whose forward-equivalents fit.
 """
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ def spec(cfg: Config) -> guidance.GuidanceSpec:
 
 class FreeDoM(guidance.GuidanceMethod):
     key = "freedom"
+    version = "2"
     paper = "Yu et al. 2023, FreeDoM: Training-free energy-guided conditional diffusion model (ICCV)"
     Config = Config
     recurrence = "n_recur"

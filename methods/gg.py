@@ -15,7 +15,8 @@ Models: An Optimization Perspective", NeurIPS 2024, arXiv 2404.14743; yukang123/
 Normalisation (P9): the reward enters linearised through g_k (no |ℓ| division); δ is the per-round increment of
 g_kᵀz. Non-finite gradient rows (of g_k or ∇v) get no guidance and are counted (P8). The score-matching fine-tune
 (Algorithm 2) is out of scope. Cost per returned sample: (rounds + 1)·T·F + rounds·T·B + rounds·∇R; the spec's
-rounds·T·(F+B) omits the unguided z_0 pass, which we count. ``for_budget`` sets rounds = ⌊budget⌋ − 1.
+rounds·T·(F+B) omits the unguided z_0 pass, which we count. ``for_budget`` sets the most rounds whose cost fits
+the budget in forward-equivalents (at least 0).
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ from dataclasses import dataclass
 import torch
 
 from bench import guidance
-from bench.method import Context, Method, Output
+from bench.meter import Calibration, Counts
+from bench.method import Context, Method, Output, fit_width
 
 
 @dataclass(frozen=True)
@@ -83,16 +85,18 @@ def guided_pass(ctx: Context, cfg: Config, g: torch.Tensor, y: torch.Tensor, own
 
 class GG(Method):
     key = "gg"
+    version = "2"
     paper = "Guo et al. 2024, Gradient guidance for diffusion models: an optimization perspective (NeurIPS)"
     supports = frozenset({"continuous"})
     needs_grad = True
     Config = Config
 
-    def cost(self, cfg: Config, steps: int) -> float:
-        return float((cfg.rounds + 1) * steps)
+    def counts(self, cfg: Config, steps: int) -> Counts:
+        return Counts(forward=(cfg.rounds + 1) * steps, backward=cfg.rounds * steps, grad_reward=cfg.rounds)
 
-    def for_budget(self, cfg: Config, budget: float, steps: int) -> Config:
-        return dataclasses.replace(cfg, rounds=max(0, int(math.floor(budget + 1e-9)) - 1))
+    def for_budget(self, cfg: Config, budget: float, steps: int, cal: Calibration) -> Config:
+        cost = lambda r: self.cost(dataclasses.replace(cfg, rounds=r), steps, cal)  # noqa: E731
+        return dataclasses.replace(cfg, rounds=fit_width(cost, budget * steps, start=0))
 
     def run(self, ctx: Context, cfg: Config) -> Output:
         owner = ctx.owners()

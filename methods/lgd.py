@@ -30,6 +30,7 @@ def spec(cfg: Config) -> guidance.GuidanceSpec:
 
 class LGD(guidance.GuidanceMethod):
     key = "lgd"
+    version = "2"
     paper = "Song et al. 2023, Loss-guided diffusion models for plug-and-play controllable generation (ICML)"
     Config = Config
 

@@ -30,6 +30,7 @@ def spec(cfg: Config) -> guidance.GuidanceSpec:
 
 class MPGD(guidance.GuidanceMethod):
     key = "mpgd"
+    version = "2"
     paper = "He et al. 2024, Manifold preserving guided diffusion (ICLR)"
     Config = Config
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from bench.meter import Calibration
 from bench.search import SearchMethod, SearchSpec
 
 
@@ -26,8 +27,11 @@ class NoGuidance(SearchMethod):
     def widen(self, cfg: Config, w: int) -> Config:
         return replace(cfg)
 
-    def for_budget(self, cfg: Config, budget: float, steps: int) -> Config:
+    def for_budget(self, cfg: Config, budget: float, steps: int, cal: Calibration) -> Config:
         return cfg
+
+    def sized_at_run(self, cfg: Config) -> bool:
+        return True  # the unguided reference: T forwards at every budget, never best-of-k
 
 
 METHOD = NoGuidance()

@@ -6,14 +6,15 @@ with the final correction λ·r(x0) − Σ log G); r̃ is r(x̂0) (continuous) o
 (discrete); populations are resampled (systematic) at every resampling point, or when ESS < ess·k with the
 log-weights carried across skipped steps. Returns the argmax of r per population, or every particle
 (`return_all`, the asymptotically exact sampler of p·exp(λ r)).
-Cost per population: k·T·F + k·n_res·R. Budget b → k = b (argmax mode); T·F per sample in `return_all` mode.
+Cost per population: k·T·F + k·(n_res·mc + 1)·R (no R with k = 1). Budget b → the largest k with
+cost <= b·T (argmax mode); `return_all` mode: particles per returned sample = b (at least k per population, the
+number of populations set from the budget at run time, never above it).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from bench.method import Context, Method, Output
-from bench.particles import ParticleSpec, particle_filter
+from bench.particles import ParticleMethod, ParticleSpec
 
 
 @dataclass(frozen=True)
@@ -28,25 +29,16 @@ class Config:
     return_all: bool = False
 
 
-class SMC(Method):
+class SMC(ParticleMethod):
     key = "smc"
+    version = "2"
     paper = "Singhal et al. 2025, A general framework for inference-time scaling and steering (arXiv 2501.06848)"
-    population = True
     Config = Config
     tunable = {"lam": (0.5, 2.0, 32.0)}
 
     def spec(self, cfg: Config) -> ParticleSpec:
         return ParticleSpec(k=cfg.k, lam=cfg.lam, potential=cfg.potential, every=cfg.every,
                             window_start=cfg.window_start, ess=cfg.ess, mc=cfg.mc, return_all=cfg.return_all)
-
-    def cost(self, cfg: Config, steps: int) -> float:
-        return float(steps) if cfg.return_all else float(cfg.k * steps)
-
-    def for_budget(self, cfg: Config, budget: float, steps: int) -> Config:
-        return cfg if cfg.return_all else replace(cfg, k=max(1, int(budget)))
-
-    def run(self, ctx: Context, cfg: Config) -> Output:
-        return particle_filter(ctx, self.spec(cfg))
 
 
 METHOD = SMC()

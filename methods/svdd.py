@@ -5,7 +5,7 @@ Update rule (methods.md §15), per returned sample and step t → s:
     v_m = r(point(x̂0(c_m)))                           (PM value; one forward per child)
     m* = argmax_m v_m (α = 0)  or  m* ~ softmax(v/α)
     x_s = c_{m*}
-Engine form: A = 1, K = M, select per parent. Cost ≈ M·T·F + M·T·R; budget b → M = b (forward cached).
+Engine form: A = 1, K = M, select per parent. Cost ≈ M·T·F + M·T·R; budget b → the largest M that fits (forward cached).
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ class Config:
 
 class SVDD(SearchMethod):
     key = "svdd"
+    version = "2"
     paper = "Li et al. 2024, Derivative-free guidance via soft value-based decoding (arXiv 2408.08252)"
     Config = Config
 

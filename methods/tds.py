@@ -7,15 +7,16 @@ Update rule (methods.md §17), k particles per population, twist log p̃_t(x_t) 
            + log p̃_s(x_s) − log p̃_t(x_t)                          (twist ratio; the exact λ·r(x0) at the last step)
     systematic resampling at every step, or when ESS < ess·k (log-weights carried across skipped steps)
 One forward with grad and one VJP per particle per step serve the twist value, its gradient and the next
-proposal. Returns the argmax of r per population, or all particles (`return_all`). Cost: k·T·(F + B + ∇R).
+proposal. Returns the argmax of r per population, or all particles (`return_all`). Cost: k·T·(F + B + ∇R) + k·R
+(the final reward; none with k = 1). Budget b → the largest k that fits (argmax mode); `return_all`: particles
+per returned sample = b, as in `smc`.
 The gradient-free discrete variant of SVDD's code equals `smc` with the diff potential (use that key).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from bench.method import Context, Method, Output
-from bench.particles import ParticleSpec, particle_filter
+from bench.particles import ParticleMethod, ParticleSpec
 
 
 @dataclass(frozen=True)
@@ -26,24 +27,17 @@ class Config:
     return_all: bool = False
 
 
-class TDS(Method):
+class TDS(ParticleMethod):
     key = "tds"
+    version = "2"
     paper = "Wu et al. 2023, Practical and asymptotically exact conditional sampling in diffusion models"
     needs_grad = True
-    population = True
     Config = Config
     tunable = {"lam": (0.25, 2.0, 16.0)}
 
-    def cost(self, cfg: Config, steps: int) -> float:
-        return float(steps) if cfg.return_all else float(cfg.k * steps)
-
-    def for_budget(self, cfg: Config, budget: float, steps: int) -> Config:
-        return cfg if cfg.return_all else replace(cfg, k=max(1, int(budget)))
-
-    def run(self, ctx: Context, cfg: Config) -> Output:
-        spec = ParticleSpec(k=cfg.k, lam=cfg.lam, potential="diff", ess=cfg.ess, return_all=cfg.return_all,
+    def spec(self, cfg: Config) -> ParticleSpec:
+        return ParticleSpec(k=cfg.k, lam=cfg.lam, potential="diff", ess=cfg.ess, return_all=cfg.return_all,
                             twist=cfg.lam)
-        return particle_filter(ctx, spec)
 
 
 METHOD = TDS()

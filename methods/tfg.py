@@ -14,7 +14,8 @@ division, no gradient rescale; ξ are fresh for every reward evaluation (whether
 unverified) and are not drawn when γ_t = 0. Defaults: TFG's schedules (ρ, μ 'increase', σ 'decrease'),
 N_iter = 4, n_ε = 1, N_recur = 1 and the released CIFAR-10 label setting (ρ̄, μ̄, σ̄) = (1, 0.25, 0.001).
 x0′ is clamped when the family clamps x̂0; non-finite gradient rows are zeroed and counted (P8).
-Cost: N_recur·T·(F + B + (1 + N_iter)·n_ε·∇R) (no B when ρ̄ = 0); ``for_budget`` sets N_recur = ⌊budget⌋ (matched NFE).
+Cost: N_recur·T·(F + B + (1 + N_iter)·n_ε·∇R) (no B when ρ̄ = 0); ``for_budget`` sets the most N_recur that fit
+the budget in forward-equivalents (at least 1; the runner adds best-of-k chains when two or more fit).
 """
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ def spec(cfg: Config) -> guidance.GuidanceSpec:
 
 class TFG(guidance.GuidanceMethod):
     key = "tfg"
+    version = "2"
     paper = "Ye et al. 2024, TFG: Unified training-free guidance for diffusion models (NeurIPS)"
     Config = Config
     recurrence = "n_recur"

@@ -28,6 +28,7 @@ class Config:
 
 class TreeGG(SearchMethod):
     key = "treeg-g"
+    version = "2"
     paper = "Guo, Yang, Yuan, Wang 2025, TreeG (arXiv 2502.11420)"
     needs_grad = True
     Config = Config

@@ -26,6 +26,7 @@ class Config:
 
 class TreeGSC(SearchMethod):
     key = "treeg-sc"
+    version = "2"
     paper = "Guo, Yang, Yuan, Wang 2025, TreeG (arXiv 2502.11420)"
     Config = Config
     shrink = "K"

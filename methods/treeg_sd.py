@@ -4,7 +4,8 @@ Update rule (methods.md §18.2, our MDLM/DDIM instantiation): each returned samp
 guided step t → s each draws K destinations x0^(k) ~ p_θ(x0 | x_t) (`sample_x0`: discrete categorical draws;
 continuous x̂0 + s·ρ_t·z with ρ_t = √(1−ᾱ_t)/√(2−ᾱ_t)); the destinations are scored exactly by r; the top-A
 (x_t, x0*) pairs of the pooled A·K survive and each moves by the bridge q(x_s | x_t, x0*) (continuous: the
-η-DDIM step toward x0*, the spec's `dsg = False` form). Cost: A·F per step + A·K·R; budget b → A = b.
+η-DDIM step toward x0*, the spec's `dsg = False` form). Cost: A·F per step + A·K·R per guided step;
+budget b → the largest A that fits b·T forward-equivalents.
 """
 from __future__ import annotations
 
@@ -22,8 +23,10 @@ class Config:
 
 class TreeGSD(SearchMethod):
     key = "treeg-sd"
+    version = "2"
     paper = "Guo, Yang, Yuan, Wang 2025, TreeG (arXiv 2502.11420)"
     Config = Config
+    shrink = "K"  # at a budget where even A = 1 does not fit, fewer destination draws (K = 1: unguided)
 
     def spec(self, cfg: Config) -> SearchSpec:
         return SearchSpec(A=cfg.A, K=cfg.K, branch="sd", select="top", window_start=cfg.window_start)

@@ -11,7 +11,7 @@ Update rule, per step t → t−1, for r = 1..k (self-recurrence; one forward wi
 Normalisation (P9): one constant step s for both guidances, no |ℓ| division. This differs from TFG's mean guidance
 (Δ_0 enters through ε̂, not as √ᾱ_{t−1}·Δ_0): the "ugd" form of ``bench.guidance``. Non-finite gradient rows
 (UGD issue #22) are zeroed and counted in diagnostics["nan_grad_rows"] (P8).
-Cost: k·T·(F + B + (1+m)·∇R); ``for_budget`` sets k = ⌊budget⌋ (matched NFE).
+Cost: k·T·(F + B + (1+m)·∇R); ``for_budget`` sets the most k whose forward-equivalents fit.
 """
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ def spec(cfg: Config) -> guidance.GuidanceSpec:
 
 class UGD(guidance.GuidanceMethod):
     key = "ugd"
+    version = "2"
     paper = "Bansal et al. 2024, Universal guidance for diffusion models (ICLR)"
     Config = Config
     recurrence = "k"

@@ -6,24 +6,26 @@ import torch
 
 from bench import registry
 from bench.meter import Meter
-from bench.runner import build_task, parse_budget, sample
+from bench.runner import build_task, calibration, parse_budget, plan_budget, sample
 
 _CACHE: dict = {}
 
 
 def run_method(task: str, method: str, objective: str | None = None, n: int = 16, steps: int = 16, seed: int = 0,
                budget: str | None = None, tiny: bool = False, **overrides):
-    """(output, meter, cfg, task) of one metered run; ``budget`` applies the method's width mapping and the cap."""
+    """(output, meter, cfg, task) of one metered run; ``budget`` applies the method's width mapping, the cap in
+    forward-equivalents and best-of-k chains as the runner does (OverBudgetMin when one chain does not fit)."""
     t = build_task(task, tiny, "cpu", _CACHE)
     obj = t.objective(objective or t.default_objective)
     m = registry.methods().get(method)
-    cfg = m.config(**overrides)
-    cap = None
-    if budget:
-        cfg = m.for_budget(cfg, parse_budget(budget), steps)
-        cap = parse_budget(budget) * steps * n
-    meter = Meter(cap=cap)
-    out, _ = sample(t, obj, m, cfg, n, steps, seed, meter)
+    cfg, cal = m.config(**overrides), calibration(t, obj)
+    b = parse_budget(budget) if budget else None
+    if b is not None:
+        cfg = m.for_budget(cfg, b, steps, cal)
+    plan = plan_budget(m, cfg, steps, n, b, cal)
+    plan.check()
+    meter = Meter(cap=None if b is None else plan.per_sample * n, cal=cal)
+    out, _ = sample(t, obj, m, cfg, n, steps, seed, meter, chains=plan.chains)
     return out, meter, cfg, t
 
 

@@ -67,7 +67,7 @@ def test_tds_converges_toward_tilted_targets():
 def test_dts_sampling_converges_with_budget():
     target = tilted_pmf(count_reward, 1 / LAM)
     tvs = []
-    for budget in ("1x", "8x"):
+    for budget in ("2x", "8x"):  # at 1x one rollout and its reward call exceed T forward-equivalents
         out, meter, _, _ = run_method("toyseq", "dts", objective="count", n=200, steps=8, budget=budget, lam=LAM)
         emp = torch.bincount(seq_index(out.x0), minlength=4096).double() / 200
         tvs.append(0.5 * float((emp - target).abs().sum()))

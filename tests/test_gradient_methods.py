@@ -1,6 +1,7 @@
 """Gradient-guidance methods (freedom, ugd, mpgd, lgd, tfg, gg) and their shared core ``bench.guidance``."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -8,7 +9,7 @@ import torch
 from conftest import run_method
 
 from bench import guidance, registry
-from bench.meter import Meter
+from bench.meter import Calibration, Meter
 from bench.reward import Reward
 from bench.rng import Streams
 from bench.runner import build_task, sample
@@ -84,7 +85,7 @@ def test_counted_backward_and_reward_gradients_match_the_cost_model(method, over
     out, meter, cfg, _ = run_method("gmm", method, objective="linear", n=n, steps=steps, **overrides)
     m = registry.methods().get(method)
     recur = overrides.get("n_recur", overrides.get("k", 1))
-    assert meter.nfe == m.cost(cfg, steps) * n == recur * steps * n
+    assert meter.nfe == m.counts(cfg, steps).forward * n == recur * steps * n
     assert meter.backward == bwd * steps * n
     assert meter.grad_reward_calls == grad_r * steps * n
     assert meter.reward_calls == 0 and out.diagnostics["nan_grad_rows"] == 0
@@ -93,18 +94,23 @@ def test_counted_backward_and_reward_gradients_match_the_cost_model(method, over
 def test_gg_counts_every_round():
     n, steps, rounds = 4, 8, 3
     _, meter, cfg, _ = run_method("gmm", "gg", objective="linear", n=n, steps=steps, rounds=rounds)
-    assert meter.nfe == registry.methods().get("gg").cost(cfg, steps) * n == (rounds + 1) * steps * n
+    assert meter.nfe == registry.methods().get("gg").counts(cfg, steps).forward * n == (rounds + 1) * steps * n
     assert meter.backward == rounds * steps * n and meter.grad_reward_calls == rounds * n
 
 
 def test_for_budget_fits_recurrence_and_rounds():
-    for key, name in [("freedom", "n_recur"), ("ugd", "k"), ("tfg", "n_recur")]:
+    """The recurrence (rounds) is the largest whose forward-equivalents fit b·T: one more would not."""
+    cal = Calibration(c_b=1.5, c_r=0.5, c_rg=0.25, source="test")
+    for key, name in [("freedom", "n_recur"), ("ugd", "k"), ("tfg", "n_recur"), ("gg", "rounds")]:
         m = registry.methods().get(key)
         cfg = m.config(**{name: 6})
-        assert [getattr(m.for_budget(cfg, b, 10), name) for b in (1.0, 4.0, 16.0)] == [1, 4, 16]
-        assert m.cost(m.for_budget(cfg, 4.0, 10), 10) == 4.0 * 10  # matched forward NFE
-    gg = registry.methods().get("gg")
-    assert [gg.for_budget(gg.config(), b, 10).rounds for b in (1.0, 4.0, 16.0)] == [0, 3, 15]
+        for b in (4.0, 16.0):
+            fit = m.for_budget(cfg, b, 10, cal)
+            up = dataclasses.replace(fit, **{name: getattr(fit, name) + 1})
+            assert m.cost(fit, 10, cal) <= b * 10 < m.cost(up, 10, cal), (key, b)
+        per = m.cost(dataclasses.replace(cfg, **{name: 1}), 10, cal) - m.cost(
+            dataclasses.replace(cfg, **{name: 0 if key == "gg" else 1}), 10, cal)
+        assert key != "gg" or per == 10 * (1 + 1.5) + 0.25  # one gg round: T forwards + T VJPs + one ∇R row
 
 
 def test_schedules_average_to_the_base_value():

@@ -34,28 +34,12 @@ def test_method_metadata_declared():
 
 @pytest.mark.parametrize("task", list(TOYS))
 @pytest.mark.parametrize("method", METHODS)
-@pytest.mark.parametrize("budget", ["1x", "4x", "16x"])
-def test_budget_respected_and_cost_model(task, method, budget):
-    if not _compatible(task, method):
-        pytest.skip("incompatible pair (recorded as such by the runner; see test_registry_cli)")
-    n, steps = 4, 8
-    out, meter, cfg, _ = run_method(task, method, objective=TOYS[task], n=n, steps=steps, budget=budget)
-    m = registry.methods().get(method)
-    assert out.x0.shape[0] == n
-    cap = float(budget.rstrip("x")) * steps * n
-    assert meter.nfe <= cap
-    expected = m.cost(cfg, steps) * n
-    assert abs(meter.nfe - expected) <= 0.05 * expected, (meter.nfe, expected)
-
-
-@pytest.mark.parametrize("task", list(TOYS))
-@pytest.mark.parametrize("method", METHODS)
 def test_same_seed_same_samples(task, method):
     if not _compatible(task, method):
         pytest.skip("incompatible pair")
-    a, _, _, _ = run_method(task, method, objective=TOYS[task], n=4, steps=8, budget="4x", seed=3)
-    b, _, _, _ = run_method(task, method, objective=TOYS[task], n=4, steps=8, budget="4x", seed=3)
-    c, _, _, _ = run_method(task, method, objective=TOYS[task], n=4, steps=8, budget="4x", seed=4)
+    a, _, _, _ = run_method(task, method, objective=TOYS[task], n=4, steps=8, budget="8x", seed=3)
+    b, _, _, _ = run_method(task, method, objective=TOYS[task], n=4, steps=8, budget="8x", seed=3)
+    c, _, _, _ = run_method(task, method, objective=TOYS[task], n=4, steps=8, budget="8x", seed=4)
     assert torch.equal(a.x0, b.x0)
     assert not torch.equal(a.x0, c.x0)
 

@@ -130,10 +130,11 @@ def test_objective_patterns_accepted():
 
 
 def test_budget_mapping_sees_overrides(tmp_path):
-    from bench.runner import Cell, build_task, resolve
+    from bench.runner import Cell, build_task, calibration, resolve
     t = build_task("toyseq", False, "cpu")
     _, m, cfg, steps, _ = resolve(Cell(task="toyseq", method="treeg-sc", budget="8x",
                                        overrides={"window_start": 0.5}), t)
-    assert cfg.window_start == 0.5 and m.cost(cfg, steps) > 0.85 * 8 * steps  # the width fills the budget
+    cal = calibration(t, t.objective(t.default_objective))
+    assert cfg.window_start == 0.5 and m.cost(cfg, steps, cal) > 0.85 * 8 * steps  # the width fills the budget
     _, m, cfg, steps, _ = resolve(Cell(task="toyseq", method="treeg-sc", budget="8x", overrides={"A": 1}), t)
     assert cfg.A == 1  # an explicit width knob wins
