@@ -9,15 +9,19 @@ Until the sample's budget is spent:
     expansion + rollout: x_{d+1} ~ p_θ(· | x_d), continued with p_θ to x0; every visited state joins the tree
     backup:     v̂(leaf) = r(x0); up the path N += 1 and v̂(x) = (1/λ)·log mean_{children c} exp(λ·v̂(c))
 Output: DTS draws a leaf by descending ∝ exp(λ·v̂); DTS* returns the best leaf.
-Why these choices (measured on toyseq, see tests/test_exactness.py): the descent picks leaf ℓ with probability
-exp(λ r(ℓ))·m(ℓ) / Σ, m(ℓ) = Π_{ancestors a} 1/|children(a)|, i.e. exact resampling of the tree's empirical base
-measure, which splits each node's mass equally over its children because they are iid p_θ draws (so the backup
-weights children equally; weighting by visit counts would count the tilt twice). That measure converges to p_θ only
-if every node's fan-out grows with its visits: a fixed cap (the old `max_children = 4`) leaves each decision a
-4-candidate resample and the bias does not shrink with budget. Without the dummy root every leaf of a tree shares
-one x_T (a continuous task then samples p(x0 | x_T) tilted, not the marginal).
+Why (toyseq count, λ = 1, T = 32; numbers in the version-2 commit): the descent picks leaf ℓ with probability
+∝ exp(λ r(ℓ))·m(ℓ), m(ℓ) = Π_{ancestors a} 1/|children(a)|: exact resampling of the tree's empirical base measure,
+which splits a node's mass equally over its children because they are iid p_θ draws (the backup's mean runs over
+all children, non-finite ones counting as 0; weighting by visit counts would count the tilt twice). That measure
+approaches p_θ only if fan-outs grow with visits: the old fixed cap (4) made each decision a 4-candidate resample
+whose bias does not shrink with budget. Without the dummy root every leaf shares one x_T (a continuous task then
+samples p(x0 | x_T) tilted, not the marginal). Known finite-budget bias, inherent to DTS's design: Boltzmann
+selection makes visits, hence fan-outs, depend on values, so E[m] under-weights high-reward leaves (measured at 16x:
+mass of count = 6 is 0.06-0.11 vs 0.177 under p_θ; 0.178 with value-blind selection). widen_alpha → 1 trades the
+tree's reuse for independent chains (α = 1 is importance resampling over ~budget chains).
 The rollouts of all trees advance in lockstep, so each depth's forward is one batch.
-Cost: the budget itself (anytime); a rollout from depth d (−1 = the dummy root) costs T − d − 1 forwards.
+Cost: the budget itself (anytime); a rollout from depth d (−1 = the dummy root) costs T − d − 1 forwards
+(+ c_r for its reward call once the context carries a calibration), in `rollout_cost`.
 """
 from __future__ import annotations
 
@@ -64,11 +68,13 @@ class Node:
         return take(self.batch_pred, torch.tensor([self.row], device=self.batch_x.device))
 
 
-def rollout_cost(depth: int, T: int) -> float:
+def rollout_cost(ctx: Context, depth: int, T: int) -> float:
     """Forward-equivalents charged for one rollout from a node at ``depth`` (−1 = the dummy root): the
-    T − depth − 1 denoiser forwards of the new states (the prior draw and the clean leaf need none).
+    T − depth − 1 denoiser forwards of the new states (the prior draw and the clean leaf need none) plus one
+    reward call at c_r (``ctx.calibration.c_r`` where the context carries a calibration, else 0).
     The single place DTS's budget is accounted."""
-    return float(T - depth - 1)
+    c_r = float(getattr(getattr(ctx, "calibration", None), "c_r", 0.0) or 0.0)
+    return float(T - depth - 1) + c_r
 
 
 def _pick(children: list[Node], lam: float, u: float, greedy: bool) -> Node:
@@ -122,11 +128,11 @@ class DTS(Method):
         cap = math.inf if cfg.max_children is None else cfg.max_children
         return len(node.children) < min(room, cap)
 
-    def _select(self, root: Node, cfg: Config, left: float, T: int, u: torch.Tensor) -> Node | None:
+    def _select(self, ctx: Context, root: Node, cfg: Config, left: float, u: torch.Tensor) -> Node | None:
         """The node to expand (descending ∝ exp(λ v̂) past full or unaffordable ones), or None."""
-        node = root
+        node, T = root, len(u) - 1
         while node.depth < T:
-            if self._widens(node, cfg) and rollout_cost(node.depth, T) <= left:
+            if self._widens(node, cfg) and rollout_cost(ctx, node.depth, T) <= left:
                 return node
             if not node.children:
                 return None
@@ -142,14 +148,14 @@ class DTS(Method):
         stalled = [0] * n
         for _ in ctx.progress(range(int(4 * cfg.budget * T) + 4), "dts"):
             u = ctx.streams.rand(owner, (T + 1,))  # (n, T+1) selection draws
-            starts = {j: self._select(roots[j], cfg, left[j], T, u[j]) for j in range(n) if stalled[j] < 3}
+            starts = {j: self._select(ctx, roots[j], cfg, left[j], u[j]) for j in range(n) if stalled[j] < 3}
             for j, node in starts.items():
                 stalled[j] = stalled[j] + 1 if node is None else 0
             active = {j: node for j, node in starts.items() if node is not None}
             if not active:
                 break
             for j, node in active.items():
-                left[j] -= rollout_cost(node.depth, T)
+                left[j] -= rollout_cost(ctx, node.depth, T)
             self._rollouts(ctx, self._grow_roots(ctx, active, steps), steps, leaves, cfg)
         return self._output(ctx, roots, leaves, cfg, T, owner)
 
