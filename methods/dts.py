@@ -9,7 +9,10 @@ Until the sample's budget is spent:
     expansion + rollout: x_{d+1} ~ p_θ(· | x_d), continued with p_θ to x0; every visited state joins the tree
     backup:     v̂(leaf) = r(x0); up the path N += 1 and v̂(x) = (1/λ)·log mean_{children c} exp(λ·v̂(c))
 Output: DTS draws a leaf by descending ∝ exp(λ·v̂); DTS* returns the best leaf.
-Why (toyseq count, λ = 1, T = 32; numbers in the version-2 commit): the descent picks leaf ℓ with probability
+Measured on toyseq count, λ = 1, T = 32, 200 trees (mean reward / TV to the exact pmf; exact mean 5.70):
+    version 1: 16x 5.05 / 0.265, 64x 5.19 / 0.242;  version 2: 16x 5.27 / 0.199, 64x 5.35 / 0.181;
+    importance resampling over 16 / 64 independent chains: 5.55 / 0.116, 5.65 / 0.115.
+Why: the descent picks leaf ℓ with probability
 ∝ exp(λ r(ℓ))·m(ℓ), m(ℓ) = Π_{ancestors a} 1/|children(a)|: exact resampling of the tree's empirical base measure,
 which splits a node's mass equally over its children because they are iid p_θ draws (the backup's mean runs over
 all children, non-finite ones counting as 0; weighting by visit counts would count the tilt twice). That measure
