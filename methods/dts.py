@@ -21,7 +21,8 @@ whose bias does not shrink with budget. Without the dummy root every leaf shares
 samples p(x0 | x_T) tilted, not the marginal). Known finite-budget bias, inherent to DTS's design: Boltzmann
 selection makes visits, hence fan-outs, depend on values, so E[m] under-weights high-reward leaves (measured at 16x:
 mass of count = 6 is 0.06-0.11 vs 0.177 under p_θ; 0.178 with value-blind selection). widen_alpha → 1 trades the
-tree's reuse for independent chains (α = 1 is importance resampling over ~budget chains).
+tree's reuse for independent chains (α = 1 is importance resampling over ~budget chains); `select_lam = 0` keeps
+the reuse but allocates blind to values (unbiased base measure; not in the paper).
 The rollouts of all trees advance in lockstep, so each depth's forward is one batch.
 Cost: the budget itself (anytime); a rollout from depth d (−1 = the dummy root) costs T − d − 1 forwards
 (+ c_r for its reward call once the context carries a calibration), in `rollout_cost`.
@@ -46,6 +47,7 @@ class Config:
     widen_alpha: float = 0.8  # 0.5 and 0.8 measured on toyseq (module docstring); 1 = independent chains (SIR)
     max_children: int | None = None  # optional hard cap on the fan-out (None: widening only)
     greedy: bool = False  # DTS* (search) instead of DTS (sampling)
+    select_lam: float | None = None  # λ of the tree-building descent (None: λ, the paper; 0: value-blind, ours)
 
 
 @dataclass
@@ -139,7 +141,8 @@ class DTS(Method):
                 return node
             if not node.children:
                 return None
-            node = _pick(node.children, cfg.lam, float(u[node.depth + 1]), cfg.greedy)
+            lam = cfg.lam if cfg.select_lam is None else cfg.select_lam
+            node = _pick(node.children, lam, float(u[node.depth + 1]), cfg.greedy)
         return None
 
     def run(self, ctx: Context, cfg: Config) -> Output:
