@@ -69,17 +69,17 @@ def grid(spec: SmokeSpec) -> list:
             for s in spec.seeds]
 
 
-def run_smoke(spec: SmokeSpec, out: Path) -> tuple[dict[str, int], float]:
-    """Run the smoke matrix into ``out`` (one thread, always rerun); (status counts, wall seconds)."""
+def run_smoke(spec: SmokeSpec, out: Path) -> tuple[dict[str, int], float, float]:
+    """Run the smoke matrix into ``out`` (one thread, always rerun); (status counts, wall s, CPU s)."""
     import torch
 
     from bench.commands import execute_or_error
     torch.set_num_threads(1)  # a fixed reduction order: the thread count can change float results
-    t0, cache, status = time.perf_counter(), {}, {}
+    t0, c0, cache, status = time.perf_counter(), time.process_time(), {}, {}
     for cell in grid(spec):
         rec = execute_or_error(cell, out, cache)
         status[rec["status"]] = status.get(rec["status"], 0) + 1
-    return status, time.perf_counter() - t0
+    return status, time.perf_counter() - t0, time.process_time() - c0
 
 
 def run_kernel(spec_path: Path, kernel: str, out: Path) -> float:

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from bench import registry
-from bench.baseline import D2, EXACT_REL, SMOOTH_REL, Z, SmokeSpec, baseline_rows, run_smoke, tolerance, write_baseline
+from bench.baseline import D2, EXACT_REL, SMOOTH_REL, SmokeSpec, Z, baseline_rows, run_smoke, tolerance, write_baseline
 from bench.cli import main
 from bench.compare import collect, compare, read_baseline
 from bench.records import read_records
@@ -21,7 +21,7 @@ META = {"seeds": "0,1", "git_sha": "test"}
 def smoke_baseline(tmp_path_factory):
     """A native-only baseline of the small spec (every cell exact) and its CSV."""
     root = tmp_path_factory.mktemp("smoke")
-    status, _ = run_smoke(SPEC, root / "base")
+    status, _, _ = run_smoke(SPEC, root / "base")
     assert status == {"ok": 18, "incompatible": 2}  # records (2 seeds); dps needs a gradient: not on toyseq
     path = root / "smoke.csv"
     write_baseline(path, baseline_rows(collect(read_records(root / "base")), []), META)
@@ -112,3 +112,21 @@ def test_baseline_refuses_a_status_that_depends_on_the_kernel(tmp_path):
     key = CellKey("gmm", "linear", "none", "h", "1x", 4, 8)
     with pytest.raises(RuntimeError, match="status"):
         baseline_rows({key: CellRuns("ok", [0], {"reward": [1.0]})}, [{key: CellRuns("error", [0])}])
+
+
+@pytest.mark.slow
+def test_make_baseline_runs_each_kernel_in_a_subprocess(tmp_path):
+    """`bench baseline` end to end on a two-method spec: three kernels, metadata, and a rerun that compares clean."""
+    import yaml
+
+    from bench.baseline import make_baseline
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump({"tasks": {"gmm": ["linear"], "toyseq": ["pattern"]}, "methods": ["none", "svdd"],
+                                    "budgets": ["1x", "4x"], "seeds": [0, 1], "n": 4, "steps": 8}))
+    df, walls = make_baseline(spec, tmp_path / "smoke.csv", work=tmp_path)
+    meta, back = read_baseline(tmp_path / "smoke.csv")
+    assert set(walls) == {"native", "avx2", "default"} and meta["kernels"] == "native,avx2,default"
+    assert (meta["n"], meta["steps"], meta["budgets"], meta["seeds"]) == ("4", "8", "1x,4x", "0,1")
+    assert len(back) == len(df) and set(back["tol_kind"]) <= {"exact", "kernel", "seed", "unstable"}
+    assert main(["smoke", "--spec", str(spec), "--out", str(tmp_path / "rerun")]) == 0
+    assert main(["compare", "--baseline", str(tmp_path / "smoke.csv"), "--records", str(tmp_path / "rerun")]) == 0
