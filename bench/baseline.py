@@ -141,6 +141,7 @@ def write_baseline(path: Path, df: pd.DataFrame, meta: dict[str, str]) -> None:
 def make_baseline(spec_path: Path, out: Path, work: Path | None = None) -> tuple[pd.DataFrame, dict[str, float]]:
     """Run the smoke matrix under every kernel of the spec and write the baseline CSV; (rows, wall s per kernel)."""
     spec = load_spec(spec_path)
+    sha, dirty = git_state()  # the code version the runs start from
     walls, cells = {}, {}
     with tempfile.TemporaryDirectory(dir=work) as tmp:
         for kernel in spec.kernels:
@@ -150,7 +151,6 @@ def make_baseline(spec_path: Path, out: Path, work: Path | None = None) -> tuple
             print(f"baseline: kernel {kernel}: {walls[kernel]:.0f} s", file=sys.stderr)
     native, *others = [cells[k] for k in spec.kernels]
     df = baseline_rows(native, others)
-    sha, dirty = git_state()
     meta = {"written_by": "bench baseline --spec " + str(spec_path), "git_sha": sha + ("-dirty" if dirty else ""),
             "n": str(spec.n), "steps": str(spec.steps), "budgets": ",".join(spec.budgets),
             "seeds": ",".join(map(str, spec.seeds)), "kernels": ",".join(spec.kernels), "threads": "1",

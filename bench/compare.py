@@ -54,8 +54,9 @@ class CellRuns:
 
 
 def cell_key(rec: dict[str, Any]) -> CellKey:
-    return CellKey(rec["task"], rec["objective"], rec["method"], rec["config_hash"], rec["budget"]["name"],
-                   int(rec["n"]), int(rec["steps"]))
+    """The record's cell (n and steps -1 when a record that failed before resolving them left them unset)."""
+    return CellKey(rec["task"], rec.get("objective") or "", rec["method"], rec.get("config_hash") or "",
+                   rec["budget"]["name"], int(rec.get("n") or -1), int(rec.get("steps") or -1))
 
 
 def numeric(rec: dict[str, Any], skip: tuple[str, ...] = SKIP_METRICS) -> dict[str, float]:
