@@ -114,7 +114,6 @@ def test_baseline_refuses_a_status_that_depends_on_the_kernel(tmp_path):
         baseline_rows({key: CellRuns("ok", [0], {"reward": [1.0]})}, [{key: CellRuns("error", [0])}])
 
 
-@pytest.mark.slow
 def test_make_baseline_runs_each_kernel_in_a_subprocess(tmp_path):
     """`bench baseline` end to end on a two-method spec: three kernels, metadata, and a rerun that compares clean."""
     import yaml
