@@ -1,4 +1,4 @@
-"""The `bench` command line: run, matrix, ls, report, compare, calibrate, pretrain, tune."""
+"""The `bench` command line: run, matrix, ls, report, compare, smoke, baseline, calibrate, pretrain, tune."""
 from __future__ import annotations
 
 import argparse
@@ -36,7 +36,8 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n", type=int, default=None, help="returned samples per seed (default: the task's)")
     p.add_argument("--steps", type=int, default=None, help="sampling steps (default: the task's)")
-    p.add_argument("--out", type=Path, default=Path("results"), help="output folder (records/, samples/)")
+    p.add_argument("--out", type=Path, default=Path("runs"),
+                   help="output folder (records/, samples/); the committed results/ only when asked for")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="method config override (repeatable)")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
@@ -74,7 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="report a task whose records come from several git shas / task or method versions")
     p = sub.add_parser("compare", help="check records against a baseline CSV; exit 1 on drift")
     p.add_argument("--baseline", type=Path, required=True)
-    p.add_argument("--records", type=Path, default=Path("results"))
+    p.add_argument("--records", type=Path, default=Path("runs/smoke"), help="records of a smoke run")
+    p = sub.add_parser("smoke", help="run the CI smoke matrix of a spec (always reruns, one thread)")
+    p.add_argument("--spec", type=Path, default=Path("results/baselines/smoke.yaml"))
+    p.add_argument("--out", type=Path, default=Path("runs/smoke"))
+    p = sub.add_parser("baseline", help="run the smoke matrix under each CPU kernel and write the baseline CSV")
+    p.add_argument("--spec", type=Path, default=Path("results/baselines/smoke.yaml"))
+    p.add_argument("--out", type=Path, default=Path("results/baselines/smoke.csv"))
     p = sub.add_parser("tune", help="TFG-style beam search of a method's hyperparameters on dev seeds")
     p.add_argument("--task", required=True)
     p.add_argument("--method", required=True)
@@ -84,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", default="1000-1001", help="development seeds (keep them apart from eval seeds)")
     p.add_argument("--rounds", type=int, default=6)
     p.add_argument("--beam", type=int, default=2)
-    p.add_argument("--out", type=Path, default=Path("results/tuning"))
+    p.add_argument("--out", type=Path, default=Path("runs/tuning"), help="trial records")
     p.add_argument("--device", default="cpu")
     p = sub.add_parser("calibrate", help="measure c_b, c_r, c_rg (forward-equivalents) and write the task's file")
     p.add_argument("--task", required=True)

@@ -55,6 +55,34 @@ def accepts(spec: str, objectives: list[str]) -> bool:
                for o in objectives)
 
 
+def error_record(cell: Cell, err: Exception) -> dict:
+    """The record of a cell that failed before it could run (task build, objective, config): status error with
+    the cell's keys filled and no score."""
+    import traceback
+
+    from bench.records import SCHEMA_VERSION, git_state
+    sha, dirty = git_state()
+    objective = cell.objective or ""
+    return {"schema_version": SCHEMA_VERSION, "run_id": "", "git_sha": sha, "git_dirty": dirty, "task": cell.task,
+            "objective": objective, "method": cell.method, "config_hash": "", "seed": cell.seed,
+            "cell": f"{cell.task}|{objective}|{cell.method}|{cell.budget}|{cell.seed}", "n": cell.n,
+            "steps": cell.steps, "budget": {"name": cell.budget}, "overrides": dict(cell.overrides),
+            "status": "error", "error": f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=6)}",
+            "metrics": {}, "usage": {}}
+
+
+def execute_or_error(cell: Cell, out: Path, cache: dict, resume: bool = False) -> dict:
+    """``execute`` a cell; a failure before the run (task build, objective, config) becomes an error record."""
+    from bench.records import append_jsonl
+    try:
+        return execute(cell, out, show_progress=False, cache=cache, resume=resume)
+    except Exception as err:  # noqa: BLE001 - any failure of one cell is recorded, the matrix goes on
+        rec = error_record(cell, err)
+        print(f"bench: cell {rec['cell']} failed: {rec['error'].splitlines()[0]}", file=sys.stderr)
+        append_jsonl(out / "records" / f"{cell.task}.jsonl", [rec])
+        return rec
+
+
 def cmd_matrix(args: argparse.Namespace) -> int:
     from bench.cli import parse_seeds
     from bench.runner import progress
@@ -68,15 +96,22 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     cache: dict = {}
     status: dict[str, int] = {}
     for task, obj, method, budget, seed in progress(not args.no_progress)(grid, "matrix"):
-        if obj is not None and not accepts(obj, registry.tasks().get(task).objectives()):
+        if obj is not None and not _accepted(task, obj):
             continue
-        rec = execute(_cells(args, task, method, obj, budget, seed), args.out, show_progress=False,
-                      cache=cache, resume=not args.force)
+        rec = execute_or_error(_cells(args, task, method, obj, budget, seed), args.out, cache, not args.force)
         status[rec["status"]] = status.get(rec["status"], 0) + 1
         if rec["status"] != "skipped":
             print(_summary(rec), flush=True)
     print("matrix: " + ", ".join(f"{k}={v}" for k, v in sorted(status.items())))
     return 1 if status.get("error") else 0
+
+
+def _accepted(task: str, objective: str) -> bool:
+    """Whether the task takes the objective (a task whose class cannot load takes all: its cells record the error)."""
+    try:
+        return accepts(objective, registry.tasks().get(task).objectives())
+    except Exception:  # noqa: BLE001
+        return True
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
@@ -139,6 +174,25 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_smoke(args: argparse.Namespace) -> int:
+    from bench.baseline import load_spec, run_smoke
+    status, wall, cpu = run_smoke(load_spec(args.spec), args.out)
+    print(f"smoke: {', '.join(f'{k}={v}' for k, v in sorted(status.items()))}; wall {wall:.1f} s, CPU {cpu:.1f} s "
+          f"(records: {args.out / 'records'})")
+    return 1 if status.get("error") else 0
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    from bench.baseline import make_baseline
+    from bench.compare import KEY_COLUMNS
+    df, walls = make_baseline(args.spec, args.out)
+    for task, kinds in df.groupby("task")["tol_kind"]:
+        print(f"baseline: {task}: " + ", ".join(f"{k}={v}" for k, v in kinds.value_counts().items()))
+    print(f"baseline: {args.out}: {len(df.drop_duplicates(KEY_COLUMNS))} cells, {len(df)} rows; smoke matrix "
+          "wall time per kernel (one run each): " + ", ".join(f"{k} {v:.0f} s" for k, v in walls.items()))
+    return 0
+
+
 def cmd_pretrain(args: argparse.Namespace) -> int:
     from bench.weights import install, task_folder
     cls = registry.tasks().get(args.task)
@@ -163,10 +217,14 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
 def cmd_tune(args: argparse.Namespace) -> int:
     from bench.cli import parse_seeds
-    from bench.tune import tune
+    from bench.tune import NoTrialSucceeded, tune
     task_cls = registry.tasks().get(args.task)
-    doc = tune(args.task, args.method, args.objective, args.budget, args.n or task_cls.default_n,
-               parse_seeds(args.seeds), args.rounds, args.beam, args.out, args.device)
+    try:
+        doc = tune(args.task, args.method, args.objective, args.budget, args.n or task_cls.default_n,
+                   parse_seeds(args.seeds), args.rounds, args.beam, args.out, args.device)
+    except NoTrialSucceeded as err:
+        print(f"bench: tune: {err}", file=sys.stderr)
+        return 1
     print(f"best {doc['method']} on {doc['task']}/{doc['objective']}: {doc['config']} proxy={doc['proxy']:.4g} "
           f"({len(doc['trials'])} trials) -> {doc['path']}")
     return 0

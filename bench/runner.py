@@ -213,7 +213,8 @@ def _sample_and_score(rec, cell, task, objective, method, cfg, steps, n, meter, 
     sample_s = time.perf_counter() - t0
     metrics, rows = task.evaluate(objective, result.x0.detach(), instance)
     metrics = {**metrics, **population_metrics(result, method)}
-    metrics["proxy"] = float(torch.nan_to_num(objective.proxy(result.x0.detach(), instance)).mean())
+    proxy = objective.proxy(result.x0.detach(), instance).float()  # (n,); NaN/inf stay: the mean is NaN then
+    metrics["proxy"], metrics["proxy_invalid"] = float(proxy.mean()), float((~torch.isfinite(proxy)).sum())
     metrics["sample_s"] = round(sample_s, 4)
     for i, row in enumerate(rows):
         row.update(index=i, owner=int(result.owner[i]), instance=int(instance[i]))
@@ -226,6 +227,7 @@ def _sample_and_score(rec, cell, task, objective, method, cfg, steps, n, meter, 
 
 HARNESS_METRICS = {
     "proxy": MetricMeta("proxy reward (mean)", True, "what the method optimised, on the returned samples"),
+    "proxy_invalid": MetricMeta("non-finite proxy values", False, "returned samples whose proxy is NaN or inf"),
     "sample_s": MetricMeta("sampling seconds", False, "wall time of the method's sampling loop"),
     "population_unique": MetricMeta("diversity within a population", True,
                                     "distinct particles / particles in a coupled population (smc, tds, dsearch)"),

@@ -9,6 +9,7 @@ the top ``beam`` configurations survive. Every trial is written as a record; the
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,10 @@ from bench.runner import Cell, build_task, execute
 from bench.tuning import tuned_path
 
 log = logging.getLogger("bench.tune")
+
+
+class NoTrialSucceeded(RuntimeError):
+    """Every trial of a search failed (error, budget or NaN proxy): nothing is saved."""
 
 
 def candidates(cfg: dict[str, float], space: dict[str, tuple[float, float, float]]) -> list[dict[str, float]]:
@@ -33,7 +38,8 @@ def candidates(cfg: dict[str, float], space: dict[str, tuple[float, float, float
 
 def tune(task: str, method: str, objective: str | None, budget: str, n_final: int, seeds: list[int],
          rounds: int, beam: int, out: Path, device: str = "cpu") -> dict[str, Any]:
-    """Run the search and save the winner; returns the saved document."""
+    """Run the search and save the winner; returns the saved document. Raises NoTrialSucceeded (and saves
+    nothing) when no trial produced a finite proxy."""
     m = registry.methods().get(method)
     if not m.tunable:
         raise ValueError(f"method {m.key!r} declares no tunable hyperparameters")
@@ -48,8 +54,9 @@ def tune(task: str, method: str, objective: str | None, budget: str, n_final: in
             for seed in seeds:
                 rec = execute(Cell(task=t.name, method=m.key, objective=objective, budget=budget, seed=seed,
                                    n=n_dev, overrides=cfg, device=device), out, show_progress=False, resume=False)
-                ok = rec["status"] == "ok"
-                vals.append(rec["metrics"]["proxy"] if ok else float("-inf"))  # crashed trials rank last
+                proxy = rec["metrics"].get("proxy") if rec["status"] == "ok" else None
+                ok = proxy is not None and math.isfinite(proxy)
+                vals.append(proxy if ok else float("-inf"))  # failed trials (and NaN proxies) rank last
             scores[key] = sum(vals) / len(vals)
             log.info("trial %s -> proxy %.4g", cfg, scores[key])
         return scores[key]
@@ -65,6 +72,9 @@ def tune(task: str, method: str, objective: str | None, budget: str, n_final: in
         ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
         current = [dict(k) for k, _ in ranked[:beam]]
     best_key, best = max(scores.items(), key=lambda kv: kv[1])
+    if not math.isfinite(best):
+        raise NoTrialSucceeded(f"all {len(scores)} trials of {m.key} on {t.name} failed; nothing saved "
+                               f"(trial records under {out / 'records'})")
     doc = {"task": t.name, "method": m.key, "objective": objective or t.default_objective, "budget": budget,
            "n_dev": n_dev, "seeds": seeds, "proxy": best, "config": dict(best_key),
            "trials": [{"config": dict(k), "proxy": v} for k, v in scores.items()]}

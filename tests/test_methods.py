@@ -1,6 +1,8 @@
 """Contract tests over every registered method on both exact toy tasks."""
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
 from conftest import run_method
@@ -28,7 +30,8 @@ def test_method_metadata_declared():
         assert m.key == key and m.version and m.paper, key
         assert m.supports <= {"continuous", "discrete"} and isinstance(m.needs_grad, bool)
         assert m.__module__.split(".")[-1].replace("_", "-") == key
-        assert (m.__doc__ or "") or (__import__(m.__module__).__doc__ is not None)
+        doc = sys.modules[type(m).__module__].__doc__ or ""  # the method's file documents its update rule
+        assert doc.startswith(f"`{key}`") and ("update rule" in doc.lower() or "methods.md" in doc), key
         m.config()  # defaults construct
 
 

@@ -1,6 +1,7 @@
 """Registry behaviour and the CLI surface."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -91,17 +92,57 @@ def test_set_override_unknown_key_is_an_error(tmp_path, capsys):
     assert rc == 2 and "valid" in capsys.readouterr().err
 
 
-def test_compare_detects_drift(tmp_path, capsys):
-    out = tmp_path / "res"
-    main(["run", "--task", "gmm", "--method", "none", "--budget", "1x", "--n", "8", "--steps", "8", "--out", str(out),
-          "--no-progress"])
-    from bench.compare import make_baseline
-    base = make_baseline(out, tmp_path / "b.csv")
-    assert main(["compare", "--baseline", str(tmp_path / "b.csv"), "--records", str(out)]) == 0
-    base.loc[0, "value"] += 10
-    base.to_csv(tmp_path / "b.csv", index=False)
-    assert main(["compare", "--baseline", str(tmp_path / "b.csv"), "--records", str(out)]) == 1
-    assert "DRIFT" in capsys.readouterr().out
+def test_default_out_is_not_the_committed_results(tmp_path):
+    from pathlib import Path
+
+    from bench.cli import build_parser
+    for argv in (["run", "--task", "gmm", "--method", "none"], ["matrix"], ["smoke"]):
+        out = build_parser().parse_args(argv).out
+        assert out.parts[0] == "runs", argv
+    ignored = subprocess.run(["git", "check-ignore", "-q", "runs/x.jsonl"], cwd=Path(__file__).parent.parent)
+    assert ignored.returncode == 0  # runs/ is git-ignored
+    kept = subprocess.run(["git", "check-ignore", "-q", "results/samples/gmm/x.jsonl.gz"],
+                          cwd=Path(__file__).parent.parent)
+    assert kept.returncode == 1  # committed per-sample files are not ignored
+
+
+def test_matrix_turns_a_failing_task_build_or_objective_into_error_records(tmp_path, monkeypatch, capsys):
+    gmm, toyseq = registry.tasks().get("gmm"), registry.tasks().get("toyseq")
+
+    def broken(self, spec):
+        raise RuntimeError("objective exploded")
+    monkeypatch.setattr(gmm, "objective", broken)
+    monkeypatch.setattr(toyseq, "__init__", lambda self, **kw: (_ for _ in ()).throw(OSError("weights gone")))
+    rc = main(["matrix", "--tasks", "gmm,toyseq", "--methods", "none,svdd", "--budgets", "1x", "--seeds", "0-1",
+               "--n", "4", "--steps", "8", "--out", str(tmp_path), "--no-progress"])
+    assert rc == 1
+    assert "matrix: error=8" in capsys.readouterr().out  # every cell recorded, none crashed the matrix
+    for task, msg in (("gmm", "objective exploded"), ("toyseq", "weights gone")):
+        recs = [json.loads(x) for x in (tmp_path / "records" / f"{task}.jsonl").read_text().splitlines()]
+        assert len(recs) == 4 and all(r["status"] == "error" and msg in r["error"] for r in recs)
+        assert {(r["task"], r["method"], r["budget"]["name"], r["seed"], r["n"], r["steps"]) for r in recs} == {
+            (task, m, "1x", s, 4, 8) for m in ("none", "svdd") for s in (0, 1)}
+        assert all(r["metrics"] == {} and r["cell"].startswith(task + "|") for r in recs)
+
+
+def test_nan_proxy_stays_nan_and_is_counted(tmp_path, monkeypatch):
+    import gzip
+
+    import torch
+    gmm = registry.tasks().get("gmm")
+    build = gmm.objective
+
+    def half_nan(self, spec):
+        obj = build(self, spec)
+        fn = lambda x, i: torch.where(x[:, 0] > 0, torch.nan, obj.proxy.fn(x, i))  # noqa: E731
+        return dataclasses.replace(obj, proxy=dataclasses.replace(obj.proxy, fn=fn))
+    monkeypatch.setattr(gmm, "objective", half_nan)
+    assert main(["run", "--task", "gmm", "--method", "none", "--objective", "region", "--n", "16", "--steps", "8",
+                 "--out", str(tmp_path), "--no-progress"]) == 0
+    rec = json.loads((tmp_path / "records" / "gmm.jsonl").read_text().splitlines()[0])
+    rows = [json.loads(x) for x in gzip.decompress((tmp_path / rec["samples_path"]).read_bytes()).splitlines()]
+    invalid = sum(r["x"][0] > 0 for r in rows)
+    assert 0 < invalid < 16 and rec["metrics"]["proxy"] is None and rec["metrics"]["proxy_invalid"] == invalid
 
 
 def test_records_are_strict_json():

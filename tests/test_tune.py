@@ -34,3 +34,40 @@ def test_tune_records_trials_and_saved_config_is_used(tmp_path, monkeypatch, cap
                  "--out", str(tmp_path / "run"), "--no-progress"]) == 0
     rec = json.loads((tmp_path / "run" / "records" / "toyseq.jsonl").read_text().splitlines()[0])
     assert rec["config"]["gamma"] == doc["config"]["gamma"]
+
+
+def test_tune_saves_nothing_and_exits_1_when_every_trial_fails(tmp_path, monkeypatch, capsys):
+    from bench import registry
+    saved = tmp_path / "tuned" / "tag.yaml"
+    monkeypatch.setattr(tune_mod, "tuned_path", lambda task, method: saved)
+    method = registry.methods().get("tag")
+
+    def crash(ctx, cfg):
+        raise RuntimeError("every trial crashes")
+    monkeypatch.setattr(method, "run", crash)
+    out = tmp_path / "trials"
+    assert main(["tune", "--task", "toyseq", "--method", "tag", "--objective", "pattern", "--n", "32",
+                 "--seeds", "1000", "--rounds", "2", "--out", str(out)]) == 1
+    assert not saved.exists() and "nothing saved" in capsys.readouterr().err
+    recs = [json.loads(x) for x in (out / "records" / "toyseq.jsonl").read_text().splitlines()]
+    assert recs and all(r["status"] == "error" for r in recs)  # the failed trials are still recorded
+
+
+def test_tune_ranks_a_nan_proxy_last(monkeypatch, tmp_path):
+    """A trial whose proxy is NaN (records keep NaN) is a failed trial, never the winner."""
+    import math
+
+    from bench import registry
+    saved = tmp_path / "tag.yaml"
+    monkeypatch.setattr(tune_mod, "tuned_path", lambda task, method: saved)
+    real = tune_mod.execute
+
+    def nan_for_the_start_value(cell, *a, **kw):
+        rec = real(cell, *a, **kw)
+        if cell.overrides["gamma"] < 0.3:
+            rec["metrics"]["proxy"] = math.nan
+        return rec
+    monkeypatch.setattr(tune_mod, "execute", nan_for_the_start_value)
+    doc = tune_mod.tune("toyseq", "tag", "pattern", "1x", 32, [1000], 2, 2, tmp_path / "trials")
+    assert registry.methods().get("tag").tunable["gamma"][0] < 0.3  # the start value is the NaN trial
+    assert doc["config"]["gamma"] > 0.3 and len(doc["trials"]) == 3

@@ -43,7 +43,6 @@ def _images(points: list[tuple[float, float]]) -> torch.Tensor:
 def test_fid_hand_computed():
     """Real: (±1,0),(0,±1) -> mean 0, cov diag(2/3, 2/3); fake: (3±1, 0),(3, ±2) -> mean (3,0), cov diag(2/3, 8/3).
     FID = |Δμ|² + Σ_d (√σ1_d − √σ2_d)² = 9 + (√(8/3) − √(2/3))² = 9 + 2/3."""
-    pytest.importorskip("torchmetrics")
     feat = OracleFeatures(TwoPixels())
     real = feature_stats(feat(_images([(1, 0), (-1, 0), (0, 1), (0, -1)])))
     fake = _images([(4, 0), (2, 0), (3, 2), (3, -2)])
@@ -65,7 +64,7 @@ class RandomProjection(torch.nn.Module):
 
 def test_fid_matches_scipy():
     """FID through torchmetrics with a custom feature module equals the scipy Fréchet distance."""
-    linalg = pytest.importorskip("scipy.linalg")
+    linalg = pytest.importorskip("scipy.linalg", reason="scipy comes with the dev extra: pip install -e '.[dev]'")
     g = torch.Generator().manual_seed(0)
     feat = OracleFeatures(RandomProjection())
     real_x = torch.rand(80, 1, 28, 28, generator=g) * 2 - 1
@@ -86,7 +85,7 @@ def test_diversity_hand_computed():
 
 
 def test_png_bytes_matches_pil():
-    Image = pytest.importorskip("PIL.Image")
+    from PIL import Image  # pillow: a hard dependency
     img = (np.arange(784, dtype=np.int64).reshape(28, 28) * 7 % 256).astype(np.uint8)
     buf = io.BytesIO()
     Image.fromarray(img, mode="L").save(buf, format="PNG", compress_level=9)

@@ -5,10 +5,9 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pretty_midi  # a hard dependency (pyproject): a broken install fails loudly here
 import pytest
 import torch
-
-pretty_midi = pytest.importorskip("pretty_midi")
 
 from tasks.music import rules as R  # noqa: E402
 from tasks.music.data import N_FRAMES  # noqa: E402

@@ -1,0 +1,159 @@
+"""`bench smoke` and `bench baseline`: the CI smoke matrix and the baseline CSV that `bench compare` checks it against.
+
+The smoke spec (``results/baselines/smoke.yaml``) names every task with its objectives, the methods ("all"),
+budgets, seeds, n, steps and the CPU kernels to measure. `bench baseline` runs the matrix once per kernel, each
+in a subprocess (``ATEN_CPU_CAPABILITY`` unset for the native kernel, =avx2, =default), and writes one row per
+cell and compared metric (cells as in bench.compare) with a tolerance of a declared kind (``tol_kind``):
+
+- ``exact``: every kernel gave the same value within 1e-9 relative; tol = 1e-9·|value|.
+- ``kernel``: the kernels differ, by no more than the noise that rounding alone gives (each kernel's per-seed
+  values within ``SMOOTH_REL`` of the native ones): tol = Z·√2·σ̂, σ̂ = range over kernels / d₂(k), the expected range
+  of k normal draws (d₂), so a new kernel's value lies within Z = 4 standard deviations of the native one.
+- ``seed``: a kernel changed a discrete choice (a selection, a sampled token) in some seed, after which the samples
+  of that seed are a different draw: tol = max(range over kernels, Z·√(2/S)·sd over the S seeds), the difference
+  of two independent S-seed means at Z standard deviations.
+``unstable``: NaN on some kernels only (tol = inf: not checked; listed by `bench baseline`).
+``status`` rows (one per cell whose status is not ok, e.g. ``incompatible``) only require the same status.
+"""
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from bench.compare import COLUMNS, SKIP_METRICS, CellKey, CellRuns, collect
+from bench.records import git_state, read_records
+
+DEFAULT_SPEC = Path("results/baselines/smoke.yaml")
+EXACT_REL = 1e-9
+SMOOTH_REL = 1e-4  # float32 rounding (1.2e-7) amplified by up to ~1000 through a short sampler stays below this
+Z = 4.0
+D2 = {2: 1.128, 3: 1.693, 4: 2.059, 5: 2.326}  # expected range of k standard normal draws
+
+
+@dataclass(frozen=True)
+class SmokeSpec:
+    """The CI smoke matrix."""
+
+    tasks: dict[str, list[str]]  # task -> objectives
+    methods: list[str] | str = "all"
+    budgets: list[str] = field(default_factory=lambda: ["1x"])
+    seeds: list[int] = field(default_factory=lambda: [0])
+    n: int = 8
+    steps: int = 12
+    kernels: list[str] = field(default_factory=lambda: ["native", "avx2", "default"])
+    skip: list[str] = field(default_factory=lambda: list(SKIP_METRICS))
+
+
+def load_spec(path: Path) -> SmokeSpec:
+    doc = yaml.safe_load(Path(path).read_text())
+    return SmokeSpec(**{**doc, "budgets": [str(b) for b in doc.get("budgets", ["1x"])]})
+
+
+def grid(spec: SmokeSpec) -> list:
+    """Every Cell of the smoke matrix (task-major, then objective, method, budget, seed)."""
+    from bench import registry
+    from bench.runner import Cell
+    reg = registry.methods()
+    methods = reg.names() if spec.methods == "all" else [reg.resolve(m) for m in spec.methods]
+    return [Cell(task=t, method=m, objective=o, budget=b, seed=s, n=spec.n, steps=spec.steps)
+            for t, objs in spec.tasks.items() for o in objs for m in methods for b in spec.budgets
+            for s in spec.seeds]
+
+
+def run_smoke(spec: SmokeSpec, out: Path) -> tuple[dict[str, int], float, float]:
+    """Run the smoke matrix into ``out`` (one thread, always rerun); (status counts, wall s, CPU s)."""
+    import torch
+
+    from bench.commands import execute_or_error
+    torch.set_num_threads(1)  # a fixed reduction order: the thread count can change float results
+    t0, c0, cache, status = time.perf_counter(), time.process_time(), {}, {}
+    for cell in grid(spec):
+        rec = execute_or_error(cell, out, cache)
+        status[rec["status"]] = status.get(rec["status"], 0) + 1
+    return status, time.perf_counter() - t0, time.process_time() - c0
+
+
+def run_kernel(spec_path: Path, kernel: str, out: Path) -> float:
+    """Run `bench smoke` in a subprocess under one CPU kernel; its wall seconds."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("ATEN_CPU_CAPABILITY", None)
+    if kernel != "native":
+        env["ATEN_CPU_CAPABILITY"] = kernel
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join([root, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "bench", "smoke", "--spec", str(spec_path), "--out", str(out)],
+                   env=env, check=True, stdout=sys.stderr)
+    return time.perf_counter() - t0
+
+
+def tolerance(native: list[float], others: list[list[float]], value: float) -> tuple[float, str, float]:
+    """(tol, kind, range over kernels) of one metric from its per-seed values on each kernel."""
+    means = [math.fsum(v) / len(v) for v in [native, *others]]
+    if any(math.isnan(m) for m in means):  # NaN on every kernel must stay NaN; NaN on some only is not checked
+        return (0.0, "exact", 0.0) if all(math.isnan(m) for m in means) else (math.inf, "unstable", math.nan)
+    spread = max(means) - min(means)
+    if spread <= EXACT_REL * max(abs(m) for m in means):
+        return EXACT_REL * abs(value), "exact", spread
+    smooth = all(abs(a - b) <= SMOOTH_REL * max(abs(a), abs(b), 1e-12) for o in others for a, b in zip(o, native))
+    if smooth:
+        return Z * math.sqrt(2) * spread / D2[len(means)], "kernel", spread
+    sd = pd.Series(native).std() if len(native) > 1 else abs(value)
+    return max(spread, Z * math.sqrt(2 / len(native)) * float(sd)), "seed", spread
+
+
+def baseline_rows(native: dict[CellKey, CellRuns], others: list[dict[CellKey, CellRuns]]) -> pd.DataFrame:
+    """One row per cell and metric (one status row per cell that is not ok)."""
+    rows = []
+    for key in sorted(native):
+        runs = native[key]
+        alt = [o.get(key) for o in others]
+        bad = [a.status if a else "missing" for a in alt if a is None or a.status != runs.status]
+        if bad:
+            raise RuntimeError(f"{key.label()}: status {runs.status} on the native kernel, {bad} on another")
+        if runs.status != "ok":
+            rows.append([*key, runs.status, "", math.nan, math.nan, "status", math.nan, math.nan])
+            continue
+        for metric, vals in sorted(runs.values.items()):
+            value = runs.mean(metric)
+            tol, kind, spread = tolerance(vals, [a.values.get(metric, [math.nan] * len(vals)) for a in alt], value)
+            sd = float(pd.Series(vals).std()) if len(vals) > 1 else math.nan
+            rows.append([*key, "ok", metric, value, tol, kind, spread, sd])
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def write_baseline(path: Path, df: pd.DataFrame, meta: dict[str, str]) -> None:
+    """The CSV with ``# key: value`` metadata lines above the header."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    head = "".join(f"# {k}: {v}\n" for k, v in meta.items())
+    path.write_text(head + df.to_csv(index=False, float_format="%.17g"))
+
+
+def make_baseline(spec_path: Path, out: Path, work: Path | None = None) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Run the smoke matrix under every kernel of the spec and write the baseline CSV; (rows, wall s per kernel)."""
+    spec = load_spec(spec_path)
+    sha, dirty = git_state()  # the code version the runs start from
+    walls, cells = {}, {}
+    with tempfile.TemporaryDirectory(dir=work) as tmp:
+        for kernel in spec.kernels:
+            folder = Path(tmp) / kernel
+            walls[kernel] = run_kernel(spec_path, kernel, folder)
+            cells[kernel] = collect(read_records(folder), tuple(spec.skip))
+            print(f"baseline: kernel {kernel}: {walls[kernel]:.0f} s", file=sys.stderr)
+    native, *others = [cells[k] for k in spec.kernels]
+    df = baseline_rows(native, others)
+    meta = {"written_by": "bench baseline --spec " + str(spec_path), "git_sha": sha + ("-dirty" if dirty else ""),
+            "n": str(spec.n), "steps": str(spec.steps), "budgets": ",".join(spec.budgets),
+            "seeds": ",".join(map(str, spec.seeds)), "kernels": ",".join(spec.kernels), "threads": "1",
+            "smoke_wall_s": ",".join(f"{k}={v:.0f}" for k, v in walls.items())}
+    write_baseline(out, df, meta)
+    return df, walls
