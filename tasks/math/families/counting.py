@@ -1,7 +1,8 @@
 """SUM, MODPOW and RATE: counting, modular powers and a controlled-word rate problem.
 
-SUM     Original ``SUM m..n`` (count n−m+1, Gauss); Simple: new n; Hard ``SUM m..n STEP 2`` (h = (n−m)/2, mean m+h, count h+1;
-        n moves by at most 1 so that n−m is even); shortcut the M1 formula (n−m+1)(m+n)/2 on the Hard range.
+SUM     Original ``SUM m..n`` (count n−m+1, Gauss); Simple: new n; Hard ``SUM m..n STEP 2`` (h = (n−m)/2,
+        mean m+h, count h+1; n moves by at most 1 so that n−m is even); shortcut the M1 formula
+        (n−m+1)(m+n)/2 on the Hard range.
 MODPOW  Original ``a*b MOD m`` (multiply, reduce); Simple: new b; Hard ``a^b MOD m`` (m prime: Fermat, reduce the
         exponent mod m−1, then power and reduce; b moves to the nearest exponent that keeps a^e ≤ 999); shortcut
         (a·b) mod m.
