@@ -82,15 +82,19 @@ def _same(a: str | None, b: str | None) -> bool:
     return expr.parse_answer(tokens.tokenize(a)) == expr.parse_answer(tokens.tokenize(b))
 
 
+def hard_violations(v: Variant) -> list[str]:
+    """Gold-step and layout violations of a Hard variant, plus a missing shortcut or answer == shortcut."""
+    out = solution_violations(v)
+    if v.shortcut is None or _same(v.answer, v.shortcut):
+        out.append(f"{v.problem}: missing shortcut or answer(H) == shortcut")
+    return out
+
+
 def violations(t: Triple) -> list[str]:
     """Every generator assertion that the triple breaks (empty when it is valid)."""
-    out = [m for v in (t.original, t.simple, t.hard) for m in solution_violations(v)]
-    if t.hard.shortcut is None:
-        out.append(f"{t.hard.problem}: Hard without a shortcut answer")
+    out = solution_violations(t.original) + solution_violations(t.simple) + hard_violations(t.hard)
     if _same(t.hard.answer, t.original.answer):
         out.append(f"{t.hard.problem}: answer(H) == answer(O)")
-    if _same(t.hard.answer, t.hard.shortcut):
-        out.append(f"{t.hard.problem}: answer(H) == shortcut")
     if _same(t.simple.answer, t.original.answer):
         out.append(f"{t.simple.problem}: answer(S) == answer(O)")
     if len({t.original.problem, t.simple.problem, t.hard.problem}) < 3:
@@ -98,16 +102,16 @@ def violations(t: Triple) -> list[str]:
     return out
 
 
-def draw(fn, rng: random.Random, what: str):
-    """Call a family generator until it yields a draw without Reject / TokenError (and, for triples, valid)."""
+def draw(fn, rng: random.Random, what: str, check=None):
+    """Call a family generator until it yields a draw without Reject / TokenError for which ``check`` (default:
+    ``violations`` for a triple, ``solution_violations`` for a variant) returns an empty list."""
     for _ in range(MAX_TRIES):
         try:
             item = fn(rng)
         except (Reject, tokens.TokenError):
             continue
-        if isinstance(item, Triple) and violations(item):
-            continue
-        if isinstance(item, Variant) and solution_violations(item):
+        test = check or (violations if isinstance(item, Triple) else solution_violations)
+        if test(item):
             continue
         return item
     raise GeneratorError(f"{what}: no valid draw in {MAX_TRIES} tries")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Sequence
 
 import torch
@@ -44,6 +45,11 @@ class TokenError(ValueError):
 
 def tokenize(text: str) -> list[str]:
     """Tokens of ``text``; raises TokenError on characters or words outside the vocabulary."""
+    return list(_tokenize(text))
+
+
+@lru_cache(maxsize=1 << 16)
+def _tokenize(text: str) -> tuple[str, ...]:
     out, pos = [], 0
     text = text.rstrip()
     while pos < len(text):
@@ -52,7 +58,7 @@ def tokenize(text: str) -> list[str]:
             raise TokenError(f"cannot tokenise {text!r} at {pos}")
         out.append(m.group(1))
         pos = m.end()
-    return out
+    return tuple(out)
 
 
 def detokenize(tokens: Sequence[str]) -> str:
