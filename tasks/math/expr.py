@@ -138,25 +138,23 @@ class _Parser:
             raise ValueError(f"expected {tok}")
         self.pos += 1
 
-    def expr(self) -> Fraction:
-        val = self.term()
-        while self.peek() in ("+", "-"):
+    def _fold(self, sub, ops: tuple[str, str]) -> Fraction:
+        """sub (op sub)*, left-associative, for op in ``ops``."""
+        val = sub()
+        while self.peek() in ops:
             op = self.peek()
             self.pos += 1
-            rhs = self.term()
-            val = val + rhs if op == "+" else val - rhs
-        return val
-
-    def term(self) -> Fraction:
-        val = self.factor()
-        while self.peek() in ("*", "/"):
-            op = self.peek()
-            self.pos += 1
-            rhs = self.factor()
+            rhs = sub()
             if op == "/" and rhs == 0:
                 raise ValueError("division by zero")
-            val = val * rhs if op == "*" else val / rhs
+            val = val + rhs if op == "+" else val - rhs if op == "-" else val * rhs if op == "*" else val / rhs
         return val
+
+    def expr(self) -> Fraction:
+        return self._fold(self.term, ("+", "-"))
+
+    def term(self) -> Fraction:
+        return self._fold(self.factor, ("*", "/"))
 
     def factor(self) -> Fraction:
         base = self.base()

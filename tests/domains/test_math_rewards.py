@@ -119,3 +119,23 @@ def test_never_raises_on_random_and_soft_rows():
 def test_roles_are_explicit():
     assert R.ROLES == {"r_exact": "oracle", "r_check": "proxy", "r_step": "proxy"}
     assert R.ExactOracle.role == "oracle" and set(R.CHECKS) == set(R.CHECK_AVAILABLE)
+
+
+@pytest.mark.parametrize("text,x,value", [
+    ("2+3*4", 0, 14), ("2*x^2-3", 3, 15), ("4*|x-21|", 18, 12), ("x/4+13", 128, 45), ("2^3^2", 0, 512),
+    ("(1+2)*3", 0, 9), ("1/0", 0, None), ("3+", 0, None), ("(1+2", 0, None), ("05+1", 0, None), ("2^99", 0, None),
+])
+def test_expression_evaluator(text, x, value):
+    from tasks.math import expr
+    out = expr.evaluate(T.tokenize(text), x)
+    assert out == value
+
+
+@pytest.mark.parametrize("text,ok", [
+    ("3+4=7", True), ("15/3=5", True), ("7/2=3", False), ("100 MOD 7=2", True), ("4^3=64", True),
+    ("9+=2332", False), ("3+4=07", False), ("3+4", False), ("3+4=7=7", False), ("3+-4=1", False), ("0 MOD 0=0", False),
+])
+def test_step_parser(text, ok):
+    from tasks.math import expr
+    step = expr.parse_step(T.tokenize(text))
+    assert (step is not None and expr.step_holds(step)) == ok
