@@ -1,7 +1,7 @@
 """SUM, MODPOW and RATE: counting, modular powers and a controlled-word rate problem.
 
 SUM     Original ``SUM m..n`` (count n−m+1, Gauss); Simple: new n; Hard ``SUM m..n STEP 2`` (h = (n−m)/2,
-        mean m+h, count h+1; n moves by at most 1 so that n−m is even); shortcut the M1 formula
+        count h+1, mean m+h; n moves by at most 1 so that n−m is even); shortcut the M1 formula
         (n−m+1)(m+n)/2 on the Hard range.
 MODPOW  Original ``a*b MOD m`` (multiply, reduce); Simple: new b; Hard ``a^b MOD m`` (m prime: Fermat, reduce the
         exponent mod m−1, then power and reduce; b moves to the nearest exponent that keeps a^e ≤ 999); shortcut
@@ -31,8 +31,8 @@ def _sum_step2(m: int, n: int) -> Variant:
         raise Reject("odd range")
     ch = Chain()
     h = ch(ch(n, "-", m), "/", 2)
-    g = ch(m, "+", h)  # the mean term (m+n)/2 = m + h
-    w = ch(ch(h, "+", 1), "*", g)
+    k = ch(h, "+", 1)  # the count first: the same steps as the COUNT m..n STEP 2 skill source
+    w = ch(k, "*", ch(m, "+", h))  # count × mean term, the mean (m+n)/2 = m + h
     short = (n - m + 1) * (m + n) // 2
     return Variant("sum.step2", f"SUM {m}..{n} STEP 2", ch.solution(str(w)), str(w), str(short))
 
