@@ -90,7 +90,7 @@ def _split(toks: list[str | None]) -> tuple[tuple[str | None, ...], ...]:
     return tuple(segs)
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 14)  # ~16k rows, a few tens of MB at most
 def view(row: tuple[int, ...]) -> RowView:
     """Parse one row of ids (cached: particles of one instance share rows)."""
     toks = [_tok(i) for i in row[P:]]
