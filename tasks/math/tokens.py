@@ -15,9 +15,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-import torch
+if TYPE_CHECKING:  # torch is imported lazily: the generator and the data files do not need it
+    import torch
 
 L = 64  # sequence length
 P = 16  # prompt region width (Q … A)
@@ -98,12 +99,16 @@ def encode(problem: str, solution: str | None = None) -> list[int]:
 
 def encode_batch(problems: Sequence[str], solutions: Sequence[str] | None = None) -> torch.Tensor:
     """(N, L) long: full sequences, or prompts with a masked answer region when ``solutions`` is None."""
+    import torch
+
     sols = solutions if solutions is not None else [None] * len(problems)
     return torch.tensor([encode(p, s) for p, s in zip(problems, sols)], dtype=torch.long)  # (N, L)
 
 
 def prompt_mask() -> torch.Tensor:
     """(L,) bool: True on the fixed prompt positions [0, P)."""
+    import torch
+
     return torch.arange(L) < P
 
 

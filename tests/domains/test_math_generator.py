@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +17,7 @@ from tasks.math.families import FAMILIES, Triple, Variant
 from tasks.math.records import DATA_DIR, SPLITS, Problem, dumps, load_split, split_path
 from tasks.math.stream import TrainConfig, TrainStream
 
+ROOT = Path(__file__).resolve().parents[2]
 HARD_EDIT_MAX = 4  # design bound: ≤ 2 method tokens + at most 2–3 digits of the one number that moves
 
 
@@ -33,6 +38,15 @@ def _variant(p: Problem) -> Variant:
 def test_regeneration_is_byte_identical(committed, regenerated):
     for s in SPLITS:
         assert split_path(s).read_text() == dumps(regenerated.by_name(s))
+
+
+@pytest.mark.parametrize("hash_seed", ["0", "4242"])
+def test_fresh_process_regenerates_the_same_bytes(hash_seed):
+    """`--check` in a new interpreter (another PYTHONHASHSEED) finds the committed files identical."""
+    env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-m", "tasks.math.generator", "--check"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
 
 
 def test_other_seed_differs_and_repeats():
