@@ -58,9 +58,9 @@ def test_perturbing_one_method_output_fails_only_that_method(smoke_baseline, tmp
 def test_changing_one_method_default_fails_only_that_method(smoke_baseline, tmp_path, monkeypatch):
     method = registry.methods().get("smc")
     fields = {f.name: f for f in dataclasses.fields(method.Config)}
-    knob = next(name for name, f in fields.items() if isinstance(f.default, float))
+    knob = "every"  # resampling interval: changes smc's output (lam would be reset to the objective's target_lam)
     new_cfg = dataclasses.make_dataclass("Config", [(name, f.type, dataclasses.field(default=(
-        f.default * 1.5 if name == knob else f.default))) for name, f in fields.items()], frozen=True)
+        f.default + 1 if name == knob else f.default))) for name, f in fields.items()], frozen=True)
     monkeypatch.setattr(method, "Config", new_cfg)
     run_smoke(SPEC, tmp_path)
     failures, lines = compare(smoke_baseline, tmp_path)
