@@ -83,6 +83,26 @@ def card_lines(task_name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+CARD_BEGIN, CARD_END = "<!-- calibration: written by `bench calibrate` -->", "<!-- /calibration -->"
+
+
+def write_card_section(task_name: str, card: Path | None = None) -> Path | None:
+    """Put ``card_lines`` into the task's model card (``weights/MODEL_CARD.md`` beside the task, or ``card``)
+    between markers, replacing an earlier section; None when the task has no card (analytic toys)."""
+    card = card or calibration_path(task_name).parent / "weights" / "MODEL_CARD.md"
+    if not card.exists():
+        return None
+    text = card.read_text()
+    section = f"{CARD_BEGIN}\n## Compute calibration\n\n{card_lines(task_name)}{CARD_END}\n"
+    if CARD_BEGIN in text and CARD_END in text:
+        head, rest = text.split(CARD_BEGIN, 1)
+        text = head + section + rest.split(CARD_END, 1)[1].lstrip("\n")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    card.write_text(text)
+    return card
+
+
 def _quart(q: list[float] | None) -> str:
     return "" if not q else f" (quartiles {q[0]:.3g}–{q[1]:.3g})"
 

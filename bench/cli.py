@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", required=True)
     p.add_argument("--method", required=True)
     p.add_argument("--objective", default=None)
-    p.add_argument("--budget", default="1x")
+    p.add_argument("--budget", default=None, help="budget of the trials (default: the task's default budget)")
     p.add_argument("--n", type=int, default=None, help="final sample count; trials use 1/8 of it")
     p.add_argument("--seeds", default="1000-1001", help="development seeds (keep them apart from eval seeds)")
     p.add_argument("--rounds", type=int, default=6)

@@ -168,9 +168,13 @@ def latest_pretrain_folder(task: str, root: Path = Path("runs/pretrain")) -> Pat
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from bench.calibrate import calibrate
+    from bench.calibrate import calibrate, write_card_section
     objectives = [o.strip() for o in args.objectives.split(",")] if args.objectives else None
-    print(f"calibration: {calibrate(registry.tasks().resolve(args.task), objectives, args.repeats)}")
+    name = registry.tasks().resolve(args.task)
+    print(f"calibration: {calibrate(name, objectives, args.repeats)}")
+    card = write_card_section(name)
+    if card is not None:
+        print(f"model card: {card}")
     return 0
 
 
@@ -220,7 +224,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from bench.tune import NoTrialSucceeded, tune
     task_cls = registry.tasks().get(args.task)
     try:
-        doc = tune(args.task, args.method, args.objective, args.budget, args.n or task_cls.default_n,
+        budget = args.budget or task_cls.default_budget
+        doc = tune(args.task, args.method, args.objective, budget, args.n or task_cls.default_n,
                    parse_seeds(args.seeds), args.rounds, args.beam, args.out, args.device)
     except NoTrialSucceeded as err:
         print(f"bench: tune: {err}", file=sys.stderr)

@@ -36,8 +36,7 @@ def train_task(task: str, out: Path, seed: int, quick: bool, device: str) -> dic
     module, fn = cls.pretrain_entry.split(":")
     t0 = time.time()
     weights = getattr(importlib.import_module(module), fn)(out / task, seed=seed, quick=quick, device=device)
-    # CALIBRATION: once `bench.calibrate.card_lines(task)` exists (compute helper), append its lines to
-    # weights / "MODEL_CARD.md" here, before the manifest is final.
+    # the card generators add the task's committed compute calibration (bench.calibrate.write_card_section)
     return {"weights": str(weights), "wall_s": round(time.time() - t0, 1)}
 
 

@@ -22,7 +22,7 @@ def test_tune_records_trials_and_saved_config_is_used(tmp_path, monkeypatch, cap
     monkeypatch.setattr(tune_mod, "tuned_path", lambda task, method: saved)
     monkeypatch.setattr(tuning, "tuned_path", lambda task, method: saved)
     out = tmp_path / "trials"
-    assert main(["tune", "--task", "toyseq", "--method", "tag", "--objective", "pattern", "--n", "32",
+    assert main(["tune", "--task", "toyseq", "--method", "tag", "--objective", "pattern", "--n", "32", "--budget", "8x",
                  "--seeds", "1000", "--rounds", "2", "--out", str(out)]) == 0
     doc = yaml.safe_load(saved.read_text())
     assert doc["config"]["gamma"] in (0.25, 0.5, 1.0) and len(doc["trials"]) == 3
@@ -31,6 +31,7 @@ def test_tune_records_trials_and_saved_config_is_used(tmp_path, monkeypatch, cap
     best = max(doc["trials"], key=lambda tr: tr["proxy"])
     assert doc["config"] == best["config"]
     assert main(["run", "--task", "toyseq", "--method", "tag", "--objective", "pattern", "--n", "4", "--steps", "8",
+                 "--budget", "8x",
                  "--out", str(tmp_path / "run"), "--no-progress"]) == 0
     rec = json.loads((tmp_path / "run" / "records" / "toyseq.jsonl").read_text().splitlines()[0])
     assert rec["config"]["gamma"] == doc["config"]["gamma"]
@@ -46,7 +47,7 @@ def test_tune_saves_nothing_and_exits_1_when_every_trial_fails(tmp_path, monkeyp
         raise RuntimeError("every trial crashes")
     monkeypatch.setattr(method, "run", crash)
     out = tmp_path / "trials"
-    assert main(["tune", "--task", "toyseq", "--method", "tag", "--objective", "pattern", "--n", "32",
+    assert main(["tune", "--task", "toyseq", "--method", "tag", "--objective", "pattern", "--n", "32", "--budget", "8x",
                  "--seeds", "1000", "--rounds", "2", "--out", str(out)]) == 1
     assert not saved.exists() and "nothing saved" in capsys.readouterr().err
     recs = [json.loads(x) for x in (out / "records" / "toyseq.jsonl").read_text().splitlines()]
@@ -68,6 +69,6 @@ def test_tune_ranks_a_nan_proxy_last(monkeypatch, tmp_path):
             rec["metrics"]["proxy"] = math.nan
         return rec
     monkeypatch.setattr(tune_mod, "execute", nan_for_the_start_value)
-    doc = tune_mod.tune("toyseq", "tag", "pattern", "1x", 32, [1000], 2, 2, tmp_path / "trials")
+    doc = tune_mod.tune("toyseq", "tag", "pattern", "8x", 32, [1000], 2, 2, tmp_path / "trials")
     assert registry.methods().get("tag").tunable["gamma"][0] < 0.3  # the start value is the NaN trial
     assert doc["config"]["gamma"] > 0.3 and len(doc["trials"]) == 3

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.calibrate import write_card_section
 from bench.diffusion.ancestral import sample_unguided
 from bench.diffusion.gaussian import GaussianFamily
 from bench.weights import write_manifest
@@ -134,4 +135,5 @@ def write_card(out_dir: Path, seed: int = 0, quick: bool = False, device: str = 
     logs = json.loads((out_dir / "train_log.json").read_text())
     write_manifest(out_dir)
     (out_dir / "MODEL_CARD.md").write_text(render(logs, quality, seed, quick))
+    write_card_section("images", out_dir / "MODEL_CARD.md")
     log.info("model card written: %s", quality)

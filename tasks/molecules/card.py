@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.calibrate import write_card_section
 from tasks.molecules import chem, regress
 from tasks.molecules import objectives as obj
 from tasks.molecules.data import LENGTH, MASK_ID, V, decode_tokens
@@ -147,3 +148,4 @@ Total pretraining wall time: {info['total_wall_s'] / 60:.1f} min.
     if info.get("notes"):
         text += "\n## Notes\n" + "\n".join(f"- {n}" for n in info["notes"]) + "\n"
     (Path(folder) / "MODEL_CARD.md").write_text(text)
+    write_card_section("molecules", Path(folder) / "MODEL_CARD.md")

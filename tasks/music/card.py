@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.calibrate import write_card_section
 from bench.diffusion.ancestral import sample_unguided
 from tasks.music import data as D
 from tasks.music import rules as R
@@ -123,6 +124,7 @@ Figure: `unguided_samples.png` (first 4 samples).
 """
     path = Path(out_dir) / "MODEL_CARD.md"
     path.write_text(text)
+    write_card_section("music", path)
     log.info("wrote %s\n%s", path, text)
     return path
 
