@@ -35,6 +35,26 @@ def gaussian_alphas_bar(kind: str = "cosine", n: int = T_TRAIN) -> torch.Tensor:
     raise ValueError(f"unknown schedule {kind!r}; choose 'cosine' or 'linear'")
 
 
+SPACINGS = ("linspace", "leading", "trailing")
+
+
+def gaussian_timesteps(steps: int, spacing: str = "linspace", n: int = T_TRAIN) -> list[int]:
+    """``steps`` training indices from noisy to clean, strictly decreasing.
+
+    "linspace": round(linspace(n−1, 0, steps)) (first n−1, last 0); "leading": k·⌊n/steps⌋ for k = steps−1..0;
+    "trailing": round(n − k·n/steps) − 1 for k = 0..steps−1 (first n−1; DDIM's and diffusers' names).
+    """
+    if not 1 <= steps <= n:
+        raise ValueError(f"steps {steps}: expected 1..{n}")
+    if spacing == "linspace":
+        return torch.linspace(n - 1, 0, steps).round().long().tolist()
+    if spacing == "leading":
+        return [k * (n // steps) for k in range(steps - 1, -1, -1)]
+    if spacing == "trailing":
+        return [round(n - k * n / steps) - 1 for k in range(steps)]
+    raise ValueError(f"unknown spacing {spacing!r}; choose from {SPACINGS}")
+
+
 def mask_prob(t: torch.Tensor) -> torch.Tensor:
     """m_t = 1 − exp(−σ(t)) for the log-linear schedule; same shape as t."""
     return (1.0 - MASK_EPS) * t

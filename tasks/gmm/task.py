@@ -80,7 +80,8 @@ class GMMTask(Task):
         return list(REWARDS)
 
     def build_family(self) -> GaussianFamily:
-        return GaussianFamily(AnalyticEps().to(self.device), (2,), schedule="cosine", eta=1.0)
+        return GaussianFamily(AnalyticEps().to(self.device), (2,), schedule="cosine", eta=1.0, prediction="eps",
+                              spacing="linspace")
 
     def objective(self, spec: str) -> Objective:
         if spec not in REWARDS:
