@@ -97,7 +97,7 @@ def plan(family: Any, steps: int, spec: GuidanceSpec) -> list[StepCoef]:
     rho = schedule(alphas, spec.rho, spec.rho_schedule)
     mu = schedule(alphas, spec.mu, spec.mu_schedule)
     if spec.sigma_schedule == "decrease":
-        gamma = [spec.sigma * math.sqrt(1.0 - family.abar(t)) for t, _ in pairs]
+        gamma = [spec.sigma * family.noise_std(t) for t, _ in pairs]
     else:
         gamma = [float(spec.sigma)] * len(pairs)
     return [StepCoef(t, s, *c) for (t, s), *c in zip(pairs, rho, mu, gamma, alphas)]
@@ -176,7 +176,7 @@ def combine(ctx: Context, spec: GuidanceSpec, x_t: torch.Tensor, c: StepCoef, pr
     if g is not None:
         x_s = x_s + (c.rho / math.sqrt(c.alpha) if spec.form == "tfg" else c.rho) * g
     if d0 is not None:
-        x_s = x_s + math.sqrt(fam.abar(c.s)) * d0
+        x_s = x_s + fam.signal(c.s) * d0
     return x_s
 
 
@@ -184,10 +184,10 @@ def ugd_step(ctx: Context, x_t: torch.Tensor, c: StepCoef, pred: Any, g: torch.T
              d0: torch.Tensor | None, owner: torch.Tensor) -> torch.Tensor:
     """UGD (§9): forward guidance on ε, backward guidance Δ_0 folded into ε̂, DDIM step with ε̂'s implied x0
     (not clamped, as UGD's code)."""
-    fam, a = ctx.family, ctx.family.abar(c.t)
+    fam = ctx.family
     eps = pred.eps  # (B, *shape)
     if g is not None:
-        eps = eps - c.rho * math.sqrt(1 - a) * g  # the score ∇log p = −ε/√(1−ᾱ) shifted by ρ·g
+        eps = eps - c.rho * fam.noise_std(c.t) * g  # ε = −√(1−ᾱ)·score, the score shifted by ρ·g
     if d0 is not None:
         eps = eps + fam.eps_shift(c.t, d0)
     guided = fam.from_eps(x_t, c.t, eps, clip=False)  # x̂0 + ρ(1−ᾱ)/√ᾱ·g + Δ_0

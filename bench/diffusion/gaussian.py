@@ -91,6 +91,14 @@ class GaussianFamily:
         """ᾱ at training index t (1.0 for t = −1)."""
         return 1.0 if t < 0 else float(self.alphas_bar[t])
 
+    def signal(self, t: int) -> float:
+        """√ᾱ_t, the coefficient of x0 in x_t (1 at the clean end)."""
+        return math.sqrt(self.abar(t))
+
+    def noise_std(self, t: int) -> float:
+        """√(1−ᾱ_t), the coefficient of ε in x_t."""
+        return math.sqrt(1.0 - self.abar(t))
+
     def sigma(self, t: int, s: int) -> float:
         """Step noise σ_t of the η-DDIM step t → s."""
         a_t, a_s = self.abar(t), self.abar(s)
