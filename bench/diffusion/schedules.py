@@ -3,8 +3,9 @@
 Notation (specs/methods.md §2):
 
 Gaussian family. Training uses ``T_TRAIN`` discrete steps indexed i = 0..T_TRAIN-1; ``alphas_bar[i]`` is the
-cumulative signal level ᾱ after step i+1 (decreasing in i). A network predicts ε_θ(x_t, i) and is called with a
-float tensor of step indices of shape (B,). Samplers use a strided subset of indices (``timesteps``).
+cumulative signal level ᾱ after step i+1 (decreasing in i). A network predicts ε, x0 or v at (x_t, i) (the
+family's ``prediction``) and is called with a float tensor of step indices of shape (B,). Samplers use a strided
+subset of indices (``gaussian_timesteps``, the family's ``spacing``).
 
 Masked family. Continuous time t ∈ (0, 1]; the mask probability is m_t = 1 − exp(−σ(t)) with the log-linear
 schedule σ(t) = −log(1 − (1 − ε)·t), i.e. m_t = (1 − ε)·t. A network maps token ids (B, L) in [0, V] (V is
