@@ -118,8 +118,14 @@ class GaussianFamily:
         if self.prediction == "x0":
             return self.from_x0(x_t, t, out)
         if self.prediction == "v":
-            out = eps_from_v(x_t, self._abar32[t].to(x_t.device), out)  # (B, *shape) ε̂
+            out = eps_from_v(x_t, self._abar32_on(x_t.device)[t], out)  # (B, *shape) ε̂
         return self.from_eps(x_t, t, out, clip=True)
+
+    def _abar32_on(self, device: torch.device) -> torch.Tensor:
+        """The float32 ᾱ table on ``device`` (copied once per device)."""
+        if self._abar32.device != device:
+            self._abar32 = self._abar32.to(device)
+        return self._abar32
 
     def from_eps(self, x_t: torch.Tensor, t: int, eps: torch.Tensor, clip: bool = True) -> GaussPrediction:
         """The prediction whose ε̂ is ``eps`` (x̂0 implied); with ``clip`` and a clipping family, x̂0 is clamped
