@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from bench.diffusion.prediction import Rows, check_prediction, eps_from_v, eps_from_x0, x0_from_eps
-from bench.diffusion.schedules import T_TRAIN, gaussian_alphas_bar, gaussian_timesteps
+from bench.diffusion.schedules import SPACINGS, T_TRAIN, gaussian_alphas_bar, gaussian_timesteps
 from bench.rng import Streams
 
 
@@ -72,8 +72,9 @@ class GaussianFamily:
         self.eta = float(eta)
         self.clip = clip
         self.prediction = check_prediction(prediction)
+        if spacing not in SPACINGS:
+            raise ValueError(f"unknown spacing {spacing!r}; choose from {SPACINGS}")
         self.spacing = spacing
-        gaussian_timesteps(1, spacing)  # validates the name
         self.alphas_bar = gaussian_alphas_bar(schedule, T_TRAIN)  # (T_TRAIN,) float64
         self._abar32 = self.alphas_bar.float()  # (T_TRAIN,) the network's precision, for v outputs
 
