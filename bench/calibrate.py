@@ -134,12 +134,12 @@ def paired_ratio(fn: Callable[[], Any], ref: Callable[[], Any], repeats: int,
 
 
 def _backward_fn(family, x: torch.Tensor, t) -> Callable[[], None]:
-    """Forward with grad on the input (one-hot for masked families) and its VJP, as the gradient methods do."""
+    """Forward with grad on the family's grad input (one-hot for masked families) and its VJP, as the gradient
+    methods do."""
     def run() -> None:
-        inp = (x.detach().float() if family.kind == "continuous" else family.onehot(x)).requires_grad_(True)
+        inp = family.grad_input(x).requires_grad_(True)
         with torch.enable_grad():
-            pred = family.denoise(inp, t)
-            out = pred.x0 if family.kind == "continuous" else family.soft_x0(pred)
+            out = family.soft_x0(family.denoise(inp, t))
             torch.autograd.grad(out.float().sum(), inp)
     return run
 
@@ -164,7 +164,7 @@ def measure(task_name: str, objectives: list[str] | None = None, repeats: int = 
     t = family.timesteps(task.default_steps)[task.default_steps // 2][0]
     with torch.no_grad():
         clean = sample_unguided(family, n, CAL_STEPS, seed=0)  # (n, ...) clean samples to score
-        soft = family.soft_x0(family.denoise(x, t)) if family.kind != "continuous" else clean
+        soft = family.as_soft(clean)  # (n, ...) the clean samples in the gradient reward's input format
 
     @torch.no_grad()
     def forward() -> None:

@@ -13,7 +13,7 @@ Schedules: ρ_t = ρ̄·w_t·T/Σ_τ w_τ (so the mean of ρ_t over the trajecto
 w_t = α_t ('increase'), 1 − α_t ('decrease') or 1 ('constant'); γ_t = σ̄·√(1−ᾱ_t) ('decrease') or σ̄ ('constant').
 Normalisation choices (P9): no |ℓ| division unless norm="abs"; LGD's extra 1/n of the TFG code is not applied.
 ξ draws are fresh for every reward evaluation (Δ_t and each Δ_0 iteration) and are skipped when γ_t = 0, so with
-γ = 0 the stream use is exactly that of DPS. Numerics (P8): x0′ is clamped like x̂0 when the family clamps; a row
+γ = 0 the stream use is exactly that of DPS. Numerics (P8): x0′ is clamped like x̂0 (family.clamp_x0); a row
 whose gradient is not finite gets no guidance at that evaluation and is counted in ``diagnostics["nan_grad_rows"]``.
 """
 from __future__ import annotations
@@ -97,7 +97,7 @@ def plan(family: Any, steps: int, spec: GuidanceSpec) -> list[StepCoef]:
     rho = schedule(alphas, spec.rho, spec.rho_schedule)
     mu = schedule(alphas, spec.mu, spec.mu_schedule)
     if spec.sigma_schedule == "decrease":
-        gamma = [spec.sigma * math.sqrt(1.0 - family.abar(t)) for t, _ in pairs]
+        gamma = [spec.sigma * family.noise_std(t) for t, _ in pairs]
     else:
         gamma = [float(spec.sigma)] * len(pairs)
     return [StepCoef(t, s, *c) for (t, s), *c in zip(pairs, rho, mu, gamma, alphas)]
@@ -110,12 +110,6 @@ def guard(grad: torch.Tensor, diag: dict[str, int]) -> torch.Tensor:
         diag["nan_grad_rows"] = diag.get("nan_grad_rows", 0) + int(bad.sum())
         grad = torch.where(bad.view(-1, *[1] * (grad.dim() - 1)), torch.zeros_like(grad), grad)
     return grad
-
-
-def clip_x0(family: Any, x0: torch.Tensor) -> torch.Tensor:
-    """Clamp a clean estimate like the family clamps x̂0 (TFG clip_x0); identity when the family does not."""
-    clip = getattr(family, "clip", None)
-    return x0 if clip is None else x0.clamp(-clip, clip)
 
 
 def smoothed_log_reward(ctx: Context, x0: torch.Tensor, owner: torch.Tensor, gamma: float,
@@ -142,8 +136,7 @@ def denoise_vjp(family: Any, x_t: torch.Tensor, t: int,
             grad = torch.autograd.grad(value.sum(), x)[0]  # (B, *shape)
         else:  # a reward without a graph gives no guidance
             grad = torch.zeros_like(x)
-    pred = dataclasses.replace(pred, x_t=x_t.detach(), x0=pred.x0.detach(), eps=pred.eps.detach())
-    return pred, value.detach(), grad
+    return pred.detach(x_t=x_t), value.detach(), grad
 
 
 def variance_guidance(ctx: Context, spec: GuidanceSpec, x_t: torch.Tensor, c: StepCoef, owner: torch.Tensor,
@@ -169,7 +162,7 @@ def mean_guidance(ctx: Context, spec: GuidanceSpec, x0: torch.Tensor, c: StepCoe
         with torch.enable_grad():
             ell = smoothed_log_reward(ctx, v, owner, c.gamma, spec.n_eps)  # (B,)
             grad = torch.autograd.grad(ell.sum(), v)[0] if ell.requires_grad else torch.zeros_like(v)
-        x0p = clip_x0(ctx.family, x0p + c.mu * guard(grad, diag))
+        x0p = ctx.family.clamp_x0(x0p + c.mu * guard(grad, diag))
     return x0p - x0.detach()
 
 
@@ -183,21 +176,21 @@ def combine(ctx: Context, spec: GuidanceSpec, x_t: torch.Tensor, c: StepCoef, pr
     if g is not None:
         x_s = x_s + (c.rho / math.sqrt(c.alpha) if spec.form == "tfg" else c.rho) * g
     if d0 is not None:
-        x_s = x_s + math.sqrt(fam.abar(c.s)) * d0
+        x_s = x_s + fam.signal(c.s) * d0
     return x_s
 
 
 def ugd_step(ctx: Context, x_t: torch.Tensor, c: StepCoef, pred: Any, g: torch.Tensor | None,
              d0: torch.Tensor | None, owner: torch.Tensor) -> torch.Tensor:
-    """UGD (§9): forward guidance on ε, backward guidance Δ_0 folded into ε̂, DDIM step with ε̂'s implied x0."""
-    fam, a = ctx.family, ctx.family.abar(c.t)
+    """UGD (§9): forward guidance on ε, backward guidance Δ_0 folded into ε̂, DDIM step with ε̂'s implied x0
+    (not clamped, as UGD's code)."""
+    fam = ctx.family
     eps = pred.eps  # (B, *shape)
     if g is not None:
-        eps = eps - c.rho * math.sqrt(1 - a) * g
+        eps = eps - c.rho * fam.noise_std(c.t) * g  # ε = −√(1−ᾱ)·score, the score shifted by ρ·g
     if d0 is not None:
-        eps = eps - math.sqrt(a / (1 - a)) * d0
-    x0 = (x_t - math.sqrt(1 - a) * eps) / math.sqrt(a)  # (B, *shape), x̂0 + ρ(1−ᾱ)/√ᾱ·g + Δ_0
-    guided = dataclasses.replace(pred, x0=x0, eps=eps)
+        eps = eps + fam.eps_shift(c.t, d0)
+    guided = fam.from_eps(x_t, c.t, eps, clip=False)  # x̂0 + ρ(1−ᾱ)/√ᾱ·g + Δ_0
     return fam.proposal(x_t, c.t, c.s, guided).sample(ctx.streams, owner)
 
 

@@ -29,7 +29,6 @@ import torch
 
 from bench.meter import Calibration, Counts
 from bench.method import Context, Method, Output, fit_width
-from bench.search import take
 from bench.twist import tilted_proposal, value_and_grad
 
 Propose = Callable[[Context, torch.Tensor, object, object, object, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
@@ -160,7 +159,7 @@ def particle_filter(ctx: Context, spec: ParticleSpec, propose: Propose | None = 
     cum = torch.zeros_like(state["prev"])
     points, n_resampled, ess_trace = resample_points(spec, len(steps)), 0, []
     for i, (t, s) in enumerate(ctx.progress(steps, "smc")):
-        last = i == len(steps) - 1
+        last = fam.is_clean(s)  # the clean end: no denoiser call, the exact reward
         if tilt is not None:
             x, corr = _twisted_step(ctx, spec, x, t, s, tilt, owner)
         elif propose is None:
@@ -198,7 +197,7 @@ def particle_filter(ctx: Context, spec: ParticleSpec, propose: Propose | None = 
         x, cum = x[rows], cum[rows]
         r_last = r_last[rows] if last else None
         state = {key: v[rows] for key, v in state.items()}
-        pred = None if pred is None else take(pred, rows)
+        pred = None if pred is None else pred.take(rows)
         if tilt is not None and not last:
             tilt = type(tilt)(pred, tilt.value[rows], tilt.grad[rows])
         logw = torch.where(due[:, None], torch.zeros_like(logw), logw)

@@ -106,7 +106,7 @@ def tree_search(ctx: Context, spec: SearchSpec, branch_fn: Branch | None = None)
     pred = fam.denoise(x, steps[0][0])
     trace, final = [], None  # final: exact rewards of the survivors when the last step already scored them
     for i, (t, s) in enumerate(ctx.progress(steps, "search")):
-        last = i == len(steps) - 1
+        last = fam.is_clean(s)  # the clean end: no denoiser call, exact rewards
         if spec.branch == "sd" and guided[i]:
             cand = fam.sample_x0(pred, ctx.streams, owner, spec.K)  # (R·K, ...)
             cowner = owner.repeat_interleave(spec.K)
@@ -129,7 +129,7 @@ def tree_search(ctx: Context, spec: SearchSpec, branch_fn: Branch | None = None)
         score = ctx.reward(cand, cowner) if last else _value(ctx, spec, cpred, cowner)
         keep = select(ctx, spec, score, cowner, spec.A)
         x, owner = cand[keep], cowner[keep]
-        pred = None if last else take(cpred, keep)
+        pred = None if last else cpred.take(keep)
         trace.append(float(score[keep].mean()))
         final = score[keep] if last else None
     if spec.A == 1:  # one survivor: nothing to select, no reward call
@@ -142,12 +142,6 @@ def tree_search(ctx: Context, spec: SearchSpec, branch_fn: Branch | None = None)
 def fam_steps(ctx: Context) -> list:
     """The (t, s) schedule of the run."""
     return ctx.family.timesteps(ctx.steps)
-
-
-def take(pred, idx: torch.Tensor):
-    """Index every tensor field of a prediction dataclass by ``idx``."""
-    fields = {k: (v[idx] if isinstance(v, torch.Tensor) else v) for k, v in vars(pred).items()}
-    return type(pred)(**fields)
 
 
 class SearchMethod(Method):

@@ -15,7 +15,6 @@ import torch
 
 from bench.meter import Calibration, Counts
 from bench.method import Context, Method, Output, fit_width
-from bench.search import take
 
 
 @dataclass(frozen=True)
@@ -46,13 +45,13 @@ class CoDe(Method):
         base = torch.arange(n, device=x.device) * cfg.N  # first replica row of each sample
         for i, (t, s) in enumerate(ctx.progress(steps, "code")):
             x = fam.proposal(x, t, s, pred).sample(ctx.streams, owner)
-            if i == len(steps) - 1:
+            if fam.is_clean(s):
                 break
             pred = fam.denoise(x, s)
             if (i + 1) % cfg.B == 0 and cfg.N > 1:
                 score = torch.nan_to_num(ctx.reward(fam.point(pred), owner).view(n, cfg.N), nan=-torch.inf)
                 rows = (base + score.argmax(1)).repeat_interleave(cfg.N)  # (n·N,) the winner, replicated
-                x, pred = x[rows], take(pred, rows)
+                x, pred = x[rows], pred.take(rows)
         if cfg.N == 1:
             return Output(x, owner)
         final = torch.nan_to_num(ctx.reward(x, owner).view(n, cfg.N), nan=-torch.inf)

@@ -22,7 +22,6 @@ import torch
 from bench.meter import Calibration, Counts
 from bench.method import Context, Method, Output, fit_width
 from bench.particles import unique_fraction
-from bench.search import take
 
 
 @dataclass(frozen=True)
@@ -85,33 +84,33 @@ class DSearch(Method):
                 score = ctx.reward(fam.point(pred), owner).view(n, sizes[b])
                 keep = torch.nan_to_num(score, nan=-torch.inf).topk(sizes[b + 1], 1).indices
                 rows = (keep + torch.arange(n, device=x.device)[:, None] * sizes[b]).reshape(-1)
-                x, owner, pred = x[rows], owner[rows], take(pred, rows)
+                x, owner, pred = x[rows], owner[rows], pred.take(rows)
         final = torch.nan_to_num(ctx.reward(x, owner).view(n, -1), nan=-torch.inf)
         best = torch.arange(n, device=x.device) * final.shape[1] + final.argmax(1)
         diag = {"population_unique": sum(diversity) / len(diversity)} if diversity else {}
         return Output(x[best], owner[best], diag)
 
     def _block(self, ctx: Context, cfg: Config, steps, block, x, owner, pred, searched: bool):
-        fam, last = ctx.family, len(steps) - 1
+        fam = ctx.family
         root = torch.arange(x.shape[0], device=x.device)  # which particle each frontier row descends from
         score = torch.zeros(x.shape[0], device=x.device)
         for i in block:
             t, s = steps[i]
             x = fam.proposal(x, t, s, pred).sample(ctx.streams, owner, cfg.K)  # (R·K, ...)
             owner, root, score = (v.repeat_interleave(cfg.K) for v in (owner, root, score))
-            pred = None if i == last else fam.denoise(x, s)
+            pred = None if fam.is_clean(s) else fam.denoise(x, s)
             score = score + (ctx.reward(x, owner) if pred is None else ctx.reward(fam.point(pred), owner))
             if not searched:  # greedy: keep the best child of each particle
                 rows = torch.arange(0, x.shape[0], cfg.K, device=x.device) + \
                     torch.nan_to_num(score.view(-1, cfg.K), nan=-torch.inf).argmax(1)
                 x, owner, root, score = x[rows], owner[rows], root[rows], torch.zeros_like(score[rows])
-                pred = None if pred is None else take(pred, rows)
+                pred = None if pred is None else pred.take(rows)
         if searched:  # each particle moves to its best leaf
             leaves = score.numel() // (int(root[-1]) + 1)  # K^d leaves per particle
             rows = torch.arange(0, score.numel(), leaves, device=x.device) + \
                 torch.nan_to_num(score.view(-1, leaves), nan=-torch.inf).argmax(1)
             x, owner = x[rows], owner[rows]
-            pred = None if pred is None else take(pred, rows)
+            pred = None if pred is None else pred.take(rows)
         return x, owner, pred
 
 

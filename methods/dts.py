@@ -37,7 +37,6 @@ import torch
 
 from bench.meter import Calibration, Counts
 from bench.method import Context, Method, Output
-from bench.search import take
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,7 @@ class Node:
 
     @property
     def pred(self) -> Any:
-        return take(self.batch_pred, torch.tensor([self.row], device=self.batch_x.device))
+        return self.batch_pred.take(torch.tensor([self.row], device=self.batch_x.device))
 
 
 def rollout_cost(ctx: Context, depth: int, T: int) -> float:
@@ -195,13 +194,14 @@ class DTS(Method):
             if new:
                 ids += new
                 parents += [active[j] for j in new]
-                nx, npred = torch.cat([active[j].x for j in new]), _stack([active[j].pred for j in new])
+                first, *rest = [active[j].pred for j in new]
+                nx, npred = torch.cat([active[j].x for j in new]), first.concat(*rest)
                 xs = nx if xs is None else torch.cat([xs, nx])
-                preds = npred if preds is None else _stack([preds, npred])
+                preds = npred if preds is None else preds.concat(npred)
             t, s = steps[d]
             own = torch.tensor(ids, device=ctx.streams.device)
             xs = fam.proposal(xs, t, s, preds).sample(ctx.streams, own)  # (r, ...)
-            preds = None if d == T - 1 else fam.denoise(xs, s)
+            preds = None if fam.is_clean(s) else fam.denoise(xs, s)
             children = [Node(xs, preds, i, d + 1, parent=par) for i, par in enumerate(parents)]
             for par, child in zip(parents, children):
                 par.children.append(child)
@@ -228,11 +228,3 @@ class DTS(Method):
 
 
 METHOD = DTS()
-
-
-def _stack(preds: list) -> Any:
-    """Concatenate single-row predictions field by field."""
-    first = preds[0]
-    fields = {k: (torch.cat([getattr(p, k) for p in preds]) if isinstance(v, torch.Tensor) else v)
-              for k, v in vars(first).items()}
-    return type(first)(**fields)

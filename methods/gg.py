@@ -21,7 +21,6 @@ the budget in forward-equivalents (at least 0).
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 
 import torch
@@ -65,13 +64,9 @@ def guided_step(ctx: Context, cfg: Config, x: torch.Tensor, t: int, s: int, g: t
     pred, v, dv = guidance.denoise_vjp(fam, x, t, lambda x0: (g * x0).flatten(1).sum(1))  # v (B,), dv (B, *shape)
     dv = guidance.guard(dv, diag)
     resid = (v - y).view(-1, *[1] * (dv.dim() - 1))  # (B, 1, ...)
-    push = guidance.guard(math.sqrt(1 - a) * beta_t(cfg, a, dv) * 2 * resid * dv, diag)  # (B, *shape)
-    eps = pred.eps + push  # ε′
-    x0 = (pred.x_t - math.sqrt(1 - a) * eps) / math.sqrt(a)  # (B, *shape), x0 implied by ε′
-    if getattr(fam, "clip", None) is not None:  # P8: clamp like x̂0, keep ε consistent
-        x0 = guidance.clip_x0(fam, x0)
-        eps = fam.implied_eps(pred.x_t, t, x0)
-    return fam.proposal(pred.x_t, t, s, dataclasses.replace(pred, x0=x0, eps=eps)).sample(ctx.streams, owner)
+    push = guidance.guard(fam.noise_std(t) * beta_t(cfg, a, dv) * 2 * resid * dv, diag)  # (B, *shape) √h_t·…
+    guided = fam.from_eps(pred.x_t, t, pred.eps + push)  # ε′ and its implied x0 (clamped like x̂0, P8)
+    return fam.proposal(pred.x_t, t, s, guided).sample(ctx.streams, owner)
 
 
 def guided_pass(ctx: Context, cfg: Config, g: torch.Tensor, y: torch.Tensor, owner: torch.Tensor,

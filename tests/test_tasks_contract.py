@@ -57,8 +57,7 @@ def _check_rewards(t: Task, obj: Objective, x0: torch.Tensor, inst: torch.Tensor
         assert reward(x0, inst).shape == (len(x0),)
         if reward.differentiable:  # the claim is checked: a gradient reaches the input
             fam = t.build_family()
-            x = x0.float() if fam.kind == "continuous" else fam.onehot(x0)[..., : fam.vocab]
-            x = x.clone().requires_grad_(True)
+            x = fam.as_soft(x0).clone().requires_grad_(True)
             reward(x, inst).sum().backward()
             assert x.grad is not None and torch.isfinite(x.grad).all()
 

@@ -7,7 +7,11 @@ index, s = −1 meaning clean data (ᾱ = 1).
     μ_t(x0, ε) = √ᾱ_s·x0 + √(1−ᾱ_s−σ_t²)·ε
     DDIM(x_t; x0, ε) = μ_t(x0, ε) + σ_t·z
     Renoise: x_t = √(ᾱ_t/ᾱ_s)·x_s + √(1−ᾱ_t/ᾱ_s)·z
-The network is ``net(x_t (B, *shape), t (B,) float) -> ε (B, *shape)``; the runner wraps it in a counting meter.
+The network is ``net(x_t (B, *shape), t (B,) float) -> out (B, *shape)`` with ``out`` of the family's
+``prediction`` type: ε, x0 or v = √ᾱ·ε − √(1−ᾱ)·x0 (bench.diffusion.prediction); ``denoise`` turns it into
+(x̂0, ε̂). A v output is converted with ᾱ in float32, the network's precision (as ``gaussian_loss`` trains it).
+The step indices come from ``spacing`` (bench.diffusion.schedules.gaussian_timesteps). The runner wraps the
+network in a counting meter.
 """
 from __future__ import annotations
 
@@ -17,12 +21,13 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from bench.diffusion.schedules import T_TRAIN, gaussian_alphas_bar
+from bench.diffusion.prediction import Rows, check_prediction, eps_from_v, eps_from_x0, x0_from_eps
+from bench.diffusion.schedules import SPACINGS, T_TRAIN, gaussian_alphas_bar, gaussian_timesteps
 from bench.rng import Streams
 
 
 @dataclass
-class GaussPrediction:
+class GaussPrediction(Rows):
     """Output of ``denoise``: the Tweedie estimate and the predicted noise at step t."""
 
     x_t: torch.Tensor  # (B, *shape)
@@ -55,28 +60,45 @@ class GaussProposal:
 
 
 class GaussianFamily:
-    """DDPM/DDIM sampler primitives over a task's ε-network."""
+    """DDPM/DDIM sampler primitives over a task's network (ε, x0 or v prediction)."""
 
     kind = "continuous"
 
     def __init__(self, net: nn.Module, shape: tuple[int, ...], schedule: str = "cosine", eta: float = 1.0,
-                 clip: float | None = None) -> None:
+                 clip: float | None = None, prediction: str = "eps", spacing: str = "linspace") -> None:
         self.net = net
         self.shape = tuple(shape)
         self.schedule = schedule
         self.eta = float(eta)
         self.clip = clip
+        self.prediction = check_prediction(prediction)
+        if spacing not in SPACINGS:
+            raise ValueError(f"unknown spacing {spacing!r}; choose from {SPACINGS}")
+        self.spacing = spacing
         self.alphas_bar = gaussian_alphas_bar(schedule, T_TRAIN)  # (T_TRAIN,) float64
+        self._abar32 = self.alphas_bar.float()  # (T_TRAIN,) the network's precision, for v outputs
 
     # -- schedule -------------------------------------------------------------------------------------------
     def timesteps(self, steps: int) -> list[tuple[int, int]]:
-        """(t, s) pairs from noise to data over ``steps`` evenly strided training indices; last s is −1."""
-        ts = torch.linspace(T_TRAIN - 1, 0, steps).round().long().tolist()
+        """(t, s) pairs from noise to data over ``steps`` training indices (``spacing``); last s is −1 (clean)."""
+        ts = gaussian_timesteps(steps, self.spacing)
         return list(zip(ts, ts[1:] + [-1]))
+
+    def is_clean(self, s: int) -> bool:
+        """True for the clean end of the chain (s = −1): no denoiser call is defined there."""
+        return s < 0
 
     def abar(self, t: int) -> float:
         """ᾱ at training index t (1.0 for t = −1)."""
         return 1.0 if t < 0 else float(self.alphas_bar[t])
+
+    def signal(self, t: int) -> float:
+        """√ᾱ_t, the coefficient of x0 in x_t (1 at the clean end)."""
+        return math.sqrt(self.abar(t))
+
+    def noise_std(self, t: int) -> float:
+        """√(1−ᾱ_t), the coefficient of ε in x_t."""
+        return math.sqrt(1.0 - self.abar(t))
 
     def sigma(self, t: int, s: int) -> float:
         """Step noise σ_t of the η-DDIM step t → s."""
@@ -90,19 +112,47 @@ class GaussianFamily:
 
     def denoise(self, x_t: torch.Tensor, t: int) -> GaussPrediction:
         """One network forward; autograd flows through it when x_t requires grad (differentiable path)."""
-        a = self.abar(t)
+        if self.is_clean(t):
+            raise ValueError(f"denoise at the clean index t = {t}: the chain ends there (see is_clean)")
         tt = torch.full((x_t.shape[0],), float(t), device=x_t.device)  # (B,)
-        eps = self.net(x_t, tt)  # (B, *shape)
-        x0 = (x_t - math.sqrt(1 - a) * eps) / math.sqrt(a)
-        if self.clip is not None:
-            x0 = x0.clamp(-self.clip, self.clip)
-            eps = (x_t - math.sqrt(a) * x0) / math.sqrt(1 - a)
+        out = self.net(x_t, tt)  # (B, *shape) of type self.prediction
+        if self.prediction == "x0":
+            return self.from_x0(x_t, t, out)
+        if self.prediction == "v":
+            out = eps_from_v(x_t, self._abar32_on(x_t.device)[t], out)  # (B, *shape) ε̂
+        return self.from_eps(x_t, t, out, clip=True)
+
+    def _abar32_on(self, device: torch.device) -> torch.Tensor:
+        """The float32 ᾱ table on ``device`` (copied once per device)."""
+        if self._abar32.device != device:
+            self._abar32 = self._abar32.to(device)
+        return self._abar32
+
+    def from_eps(self, x_t: torch.Tensor, t: int, eps: torch.Tensor, clip: bool = True) -> GaussPrediction:
+        """The prediction whose ε̂ is ``eps`` (x̂0 implied); with ``clip`` and a clipping family, x̂0 is clamped
+        and ε̂ recomputed from it."""
+        x0 = x0_from_eps(x_t, self.abar(t), eps)  # (B, *shape)
+        if clip and self.clip is not None:
+            return self.from_x0(x_t, t, x0)
         return GaussPrediction(x_t, t, x0, eps)
+
+    def from_x0(self, x_t: torch.Tensor, t: int, x0: torch.Tensor) -> GaussPrediction:
+        """The prediction whose x̂0 is ``x0`` (clamped like the family clamps), ε̂ implied."""
+        x0 = self.clamp_x0(x0)
+        return GaussPrediction(x_t, t, x0, self.implied_eps(x_t, t, x0))
+
+    def clamp_x0(self, x0: torch.Tensor) -> torch.Tensor:
+        """Clamp a clean estimate to [−clip, clip] (identity when the family does not clip)."""
+        return x0 if self.clip is None else x0.clamp(-self.clip, self.clip)
 
     def implied_eps(self, x_t: torch.Tensor, t: int, x0: torch.Tensor) -> torch.Tensor:
         """ε̂(x_t, x0) = (x_t − √ᾱ_t·x0) / √(1−ᾱ_t)."""
+        return eps_from_x0(x_t, self.abar(t), x0)
+
+    def eps_shift(self, t: int, d_x0: torch.Tensor) -> torch.Tensor:
+        """The change of ε̂ at fixed x_t that moves x̂0 by ``d_x0``: −√(ᾱ_t/(1−ᾱ_t))·Δx0."""
         a = self.abar(t)
-        return (x_t - math.sqrt(a) * x0) / math.sqrt(1 - a)
+        return -math.sqrt(a / (1 - a)) * d_x0
 
     def step_mean(self, t: int, s: int, x0: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
         """μ_t(x0, ε) = √ᾱ_s·x0 + √(1−ᾱ_s−σ_t²)·ε."""
@@ -134,3 +184,20 @@ class GaussianFamily:
     def point(self, pred: GaussPrediction) -> torch.Tensor:
         """The clean point estimate x̂0."""
         return pred.x0
+
+    # -- differentiable path (gradient methods) ---------------------------------------------------------------
+    def grad_input(self, x: torch.Tensor) -> torch.Tensor:
+        """The leaf a gradient is taken with respect to: x_t itself (detached, float)."""
+        return x.detach().float()
+
+    def soft_x0(self, pred: GaussPrediction) -> torch.Tensor:
+        """The differentiable clean estimate a gradient reward reads: x̂0."""
+        return pred.x0
+
+    def as_soft(self, x0: torch.Tensor) -> torch.Tensor:
+        """A clean sample in the gradient reward's input format (float)."""
+        return x0.float()
+
+    def tilt(self, base: GaussProposal, x_t: torch.Tensor, grad: torch.Tensor, scale: float) -> GaussProposal:
+        """The base step shifted by a gradient w.r.t. ``grad_input(x_t)``: N(μ + scale·σ_t²·grad, σ_t²)."""
+        return GaussProposal(base.mean + scale * base.std**2 * grad, base.std)

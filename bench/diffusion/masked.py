@@ -16,12 +16,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bench.diffusion.prediction import Rows
 from bench.diffusion.schedules import mask_prob
 from bench.rng import Streams
 
 
 @dataclass
-class MaskPrediction:
+class MaskPrediction(Rows):
     """Output of ``denoise``: log p_θ(x0 | x_t) with revealed positions pinned to their token."""
 
     x_t: torch.Tensor  # (B, L) long
@@ -67,6 +68,10 @@ class MaskedFamily:
         ts = torch.linspace(1.0, 0.0, steps + 1).tolist()
         return list(zip(ts[:-1], ts[1:]))
 
+    def is_clean(self, s: float) -> bool:
+        """True for the clean end of the chain (s = 0: nothing masked, no denoiser call)."""
+        return s <= 0
+
     def m(self, t: float) -> float:
         return float(mask_prob(torch.tensor(t, dtype=torch.float64)))
 
@@ -86,6 +91,8 @@ class MaskedFamily:
     def denoise(self, x_t: torch.Tensor, t: float) -> MaskPrediction:
         """One network forward. Hard input (B, L): revealed positions are pinned. Soft input (B, L, V+1): the
         logits are mixed with the input's real-token mass so gradients reach every position."""
+        if self.is_clean(t):
+            raise ValueError(f"denoise at the clean time t = {t}: the chain ends there (see is_clean)")
         tt = torch.full((x_t.shape[0],), float(t), device=x_t.device)  # (B,)
         logp = self.net(x_t, tt).log_softmax(-1)  # (B, L, V)
         if x_t.dim() == 2:
@@ -132,6 +139,27 @@ class MaskedFamily:
         """Argmax fill of the masked positions, revealed tokens kept: (B, L)."""
         return pred.logp.argmax(-1)
 
+    # -- differentiable path (gradient methods) ---------------------------------------------------------------
+    def grad_input(self, x: torch.Tensor) -> torch.Tensor:
+        """The leaf a gradient is taken with respect to: the one-hot (B, L, V+1) of x_t."""
+        return self.onehot(x)
+
     def soft_x0(self, pred: MaskPrediction) -> torch.Tensor:
         """Expected clean sequence as probabilities (B, L, V): the input of a differentiable reward."""
         return pred.probs
+
+    def as_soft(self, x0: torch.Tensor) -> torch.Tensor:
+        """A clean sequence (B, L) in the gradient reward's input format: its one-hot over real tokens (B, L, V)."""
+        return self.onehot(x0)[..., : self.vocab]
+
+    def tilt(self, base: CatProposal, x_t: torch.Tensor, grad: torch.Tensor, scale: float) -> CatProposal:
+        """The base step tilted by G = ∇ w.r.t. ``grad_input(x_t)`` (R, L, V+1), TAG's rule: on masked ℓ,
+        q(x_sˡ = k) ∝ q_θ(k)·exp(scale·(G[ℓ,k] − G[ℓ,M])) for real k (exponent clamped to ±80), [MASK] and
+        revealed rows unchanged."""
+        v = self.vocab
+        expo = (scale * (grad[..., :v] - grad[..., v:])).clamp(-80, 80)  # (R, L, V)
+        probs = base.probs.clone()
+        masked = (x_t == self.mask_id).unsqueeze(-1)  # (R, L, 1)
+        real = torch.where(masked, probs[..., :v] * expo.exp(), probs[..., :v])
+        probs = torch.cat([real, probs[..., v:]], -1)  # (R, L, V+1)
+        return CatProposal(probs / probs.sum(-1, keepdim=True).clamp_min(1e-30))

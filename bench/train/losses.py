@@ -11,9 +11,10 @@ from bench.diffusion.training import gaussian_loss, masked_loss
 LossFn = Callable[[torch.nn.Module, tuple[torch.Tensor, ...], torch.Generator], torch.Tensor]
 
 
-def gaussian(alphas_bar: torch.Tensor, target: str = "eps") -> LossFn:
-    """Gaussian diffusion loss (ε, v or x0 target) on batches ``(x0,)``."""
-    return lambda net, batch, gen: gaussian_loss(net, batch[0], alphas_bar, gen, target)
+def gaussian(alphas_bar: torch.Tensor, target: str = "eps", prediction: str | None = None) -> LossFn:
+    """Gaussian diffusion loss (ε, v or x0 target; the network outputs ``prediction``, default the target) on
+    batches ``(x0,)``."""
+    return lambda net, batch, gen: gaussian_loss(net, batch[0], alphas_bar, gen, target, prediction)
 
 
 def masked(mask_id: int) -> LossFn:

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from bench.diffusion.gaussian import GaussianFamily
+from bench.diffusion.prediction import eps_from_x0
 from bench.diffusion.schedules import gaussian_alphas_bar
 from bench.reward import Reward
 from bench.task import MetricMeta, Objective, Task
@@ -52,7 +53,7 @@ class AnalyticEps(nn.Module):
         logw = WEIGHTS.to(x).log() - 0.5 * d.pow(2).sum(-1) / var.squeeze(-1)  # (B, K)
         w = torch.softmax(logw, 1).unsqueeze(-1)  # (B, K, 1)
         x0 = (w * (MEANS.to(x) + a.sqrt() * STD**2 / var * d)).sum(1)  # (B, 2)
-        return (x - a.view(-1, 1).sqrt() * x0) / (1 - a.view(-1, 1)).sqrt()
+        return eps_from_x0(x, a.view(-1, 1), x0)  # (B, 2) the family's conversion, ᾱ per row
 
 
 class GMMTask(Task):
@@ -80,7 +81,8 @@ class GMMTask(Task):
         return list(REWARDS)
 
     def build_family(self) -> GaussianFamily:
-        return GaussianFamily(AnalyticEps().to(self.device), (2,), schedule="cosine", eta=1.0)
+        return GaussianFamily(AnalyticEps().to(self.device), (2,), schedule="cosine", eta=1.0, prediction="eps",
+                              spacing="linspace")
 
     def objective(self, spec: str) -> Objective:
         if spec not in REWARDS:

@@ -96,7 +96,8 @@ class ImagesTask(Task):
         """η=1 DDIM/DDPM family over the UNet, cosine schedule, x̂0 clipped to [-1, 1]."""
         from bench.diffusion.gaussian import GaussianFamily
 
-        return GaussianFamily(self.unet, data.SHAPE, schedule="cosine", eta=1.0, clip=1.0)
+        return GaussianFamily(self.unet, data.SHAPE, schedule="cosine", eta=1.0, clip=1.0, prediction="eps",
+                              spacing="linspace")
 
     def objective(self, spec: str) -> Objective:
         """``label=<k>``, ``label=all`` or ``compress``; anything else raises ValueError."""

@@ -1,12 +1,13 @@
-"""ε-prediction network over the piano roll: a small DiT-style transformer whose tokens are 2-frame patches.
+"""v-prediction network over the piano roll: a small DiT-style transformer whose tokens are 2-frame patches.
 
 Input x_t (B, C, P, F) = (batch, channels [roll, onset], pitches, frames); step index i (B,) float in [0, 1000).
 Each token is one eighth note (``patch`` 16th frames) of every channel and pitch, so the network sees whole
 chords per token and attends across time. Time conditioning is adaLN (shift/scale/gate per block).
 
-The transformer predicts v = √ᾱ·ε − √(1−ᾱ)·x0 and returns ε = √ᾱ·v̂ + √(1−ᾱ)·x_t, so the ε-MSE of
-``gaussian_loss`` equals ᾱ·‖v − v̂‖² and the Tweedie x̂0 = √ᾱ·x_t − √(1−ᾱ)·v̂ stays bounded at ᾱ → 0 (the cosine
-schedule reaches ᾱ = 2e-9 at i = 999, where an ε-parameterised x̂0 amplifies ε errors by 1/√ᾱ ≈ 2e4).
+The transformer predicts v = √ᾱ·ε − √(1−ᾱ)·x0 (the task's family is ``prediction="v"`` and converts it; the
+loss is ``gaussian_loss(target="eps", prediction="v")``, an ε-MSE equal to ᾱ·‖v − v̂‖²). The Tweedie
+x̂0 = √ᾱ·x_t − √(1−ᾱ)·v̂ stays bounded at ᾱ → 0 (the cosine schedule reaches ᾱ = 2e-9 at i = 999, where an
+ε-parameterised x̂0 amplifies ε errors by 1/√ᾱ ≈ 2e4).
 """
 from __future__ import annotations
 
@@ -16,8 +17,6 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-
-from bench.diffusion.schedules import gaussian_alphas_bar
 
 
 @dataclass(frozen=True)
@@ -73,7 +72,7 @@ class Block(nn.Module):
 
 
 class RollDenoiser(nn.Module):
-    """ε_θ(x_t, i): (B, C, P, F) float and (B,) float -> (B, C, P, F)."""
+    """v_θ(x_t, i): (B, C, P, F) float and (B,) float -> (B, C, P, F)."""
 
     def __init__(self, cfg: NetConfig = NetConfig()) -> None:
         super().__init__()
@@ -84,7 +83,6 @@ class RollDenoiser(nn.Module):
         self.pos = nn.Parameter(torch.randn(1, self.n_tok, cfg.dim) * 0.02)
         self.temb = nn.Sequential(nn.Linear(cfg.dim, cfg.dim), nn.SiLU(), nn.Linear(cfg.dim, cfg.dim))
         self.blocks = nn.ModuleList(Block(cfg.dim, cfg.heads) for _ in range(cfg.depth))
-        self.register_buffer("abar", gaussian_alphas_bar("cosine").float(), persistent=False)  # (1000,)
         self.ln_out = nn.LayerNorm(cfg.dim, elementwise_affine=False)
         self.ada_out = nn.Linear(cfg.dim, 2 * cfg.dim)
         self.out = nn.Linear(cfg.dim, tok_in)
@@ -93,7 +91,7 @@ class RollDenoiser(nn.Module):
             nn.init.zeros_(lin.bias)
 
     def forward(self, x: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
-        """Predict ε for x (B, C, P, F) at step indices i (B,)."""
+        """Predict v for x (B, C, P, F) at step indices i (B,)."""
         cfg = self.cfg
         b = x.shape[0]
         tok = x.reshape(b, cfg.channels * cfg.pitches, self.n_tok, cfg.patch)  # (B, C*P, N, patch)
@@ -105,9 +103,7 @@ class RollDenoiser(nn.Module):
         shift, scale = self.ada_out(F.silu(c))[:, None].chunk(2, dim=-1)  # (B, 1, D)
         out = self.out(self.ln_out(h) * (1 + scale) + shift)  # (B, N, C*P*patch)
         out = out.view(b, self.n_tok, cfg.channels * cfg.pitches, cfg.patch).permute(0, 2, 1, 3)
-        v = out.reshape(b, cfg.channels, cfg.pitches, cfg.frames)  # (B, C, P, F) predicted v
-        a = self.abar[i.round().long().clamp(0, len(self.abar) - 1)].view(b, 1, 1, 1)  # (B, 1, 1, 1)
-        return a.sqrt() * v + (1 - a).sqrt() * x  # ε̂
+        return out.reshape(b, cfg.channels, cfg.pitches, cfg.frames)  # (B, C, P, F) v̂
 
 
 def n_params(net: nn.Module) -> int:

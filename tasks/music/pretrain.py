@@ -1,7 +1,7 @@
 """`bench pretrain --task music`: train the piano-roll DDPM on the shared stack into a new run folder.
 
-Stages: (1) parse the chorales into ``data/chorales_notes.npz`` if missing (music21); (2) train the ε-network with
-the Gaussian loss of ``bench.train`` (cosine schedule, ε target) on transposed training windows, EMA, val-loss
+Stages: (1) parse the chorales into ``data/chorales_notes.npz`` if missing (music21); (2) train the v-network with
+the Gaussian loss of ``bench.train`` (cosine schedule, ε-space error) on transposed training windows, EMA, val-loss
 probes; (3) the held-out targets ``data/test_targets.npz`` when missing (data, not model: never rewritten);
 (4) sample the NEW model unguided, score rule losses and OA against the test excerpts, write the model card.
 """
@@ -42,7 +42,7 @@ def train(runs: RunDirs, seed: int = 0, quick: bool = False, device: str = "cpu"
     cfg = RECIPE.with_(seed=seed, device=device, **(QUICK if quick else {}))
     with seeded(seed):
         net = RollDenoiser(NET_CONFIG)
-    loss = gaussian(gaussian_alphas_bar("cosine"), "eps")
+    loss = gaussian(gaussian_alphas_bar("cosine"), "eps", prediction="v")  # a v-network under the ε-MSE
     probe = val_loss_probe(loss, (val_x[:64] if quick else val_x,), batch=256)
     res = fit("denoiser", net, loss, Batcher((train_x,), cfg.batch, transform=_to_pm1), cfg,
               runs.train("denoiser"), probe)

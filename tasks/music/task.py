@@ -78,7 +78,7 @@ class MusicTask(Task):
         return net.to(self.device).eval().requires_grad_(False)
 
     def build_family(self) -> GaussianFamily:
-        return GaussianFamily(self._network(), SHAPE, schedule="cosine", eta=1.0)
+        return GaussianFamily(self._network(), SHAPE, schedule="cosine", eta=1.0, prediction="v")
 
     def objective(self, spec: str) -> Objective:
         from tasks.music.objectives import build_rewards
