@@ -107,7 +107,10 @@ class Registry:
         return _checked(self.kind, entry, obj)
 
     def _register_spec(self, spec: str) -> str:
-        obj = self._load(spec, builtin=False)
+        try:
+            obj = self._load(spec, builtin=False)
+        except (ImportError, AttributeError, TypeError) as err:
+            raise ValueError(f"cannot load {self.kind} {spec!r}: {type(err).__name__}: {err}") from err
         name = obj.name if self.kind == "task" else obj.key
         if name in self.aliases or (name in self.entries and self.entries[name] != spec):
             have = self.aliases.get(name) or self.entries[name]
