@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -155,9 +154,8 @@ def test_a_plugin_never_replaces_a_builtin_name(tmp_path, monkeypatch, caplog):
         _forget_example()
 
 
-def _bench(args: list[str], cwd: Path, python: str = sys.executable, extra_path: str = "") -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (extra_path, str(ROOT)) if p),
-           "OMP_NUM_THREADS": "1"}
+def _bench(args: list[str], cwd: Path, python: str = sys.executable) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     return subprocess.run([python, "-m", "bench", *args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=300)
 
