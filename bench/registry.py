@@ -92,7 +92,13 @@ class Registry:
         naming a Method subclass is instantiated)."""
         key = self.resolve(name)
         if key not in self._cache:
-            self._cache[key] = self._load(self.entries[key], self.origins[key] == BUILTIN)
+            try:
+                self._cache[key] = self._load(self.entries[key], self.origins[key] == BUILTIN)
+            except ImportError as err:  # a missing optional package stays an ImportError ("unavailable")
+                raise ImportError(f"{self.kind} {key!r} ({self.entries[key]}, {self.origins[key]}): {err}") from err
+            except (AttributeError, TypeError) as err:
+                raise ValueError(f"{self.kind} {key!r} ({self.entries[key]}, {self.origins[key]}) cannot be "
+                                 f"loaded: {err}") from err
         return self._cache[key]
 
     def _load(self, entry: str, builtin: bool) -> Any:

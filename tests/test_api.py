@@ -88,3 +88,14 @@ def test_load_keeps_unscored_cells_and_names_clashing_metrics(tmp_path):
     assert frame.loc[0, "metric.status"] == 1.0 and frame.loc[0, "status"] == recs[0]["status"]
     with pytest.raises(FileNotFoundError):
         api.load(tmp_path / "nope")
+
+
+def test_the_module_example_runs(tmp_path, monkeypatch):
+    """The notebook example in bench.api's docstring, as written (its relative out folder under tmp_path)."""
+    monkeypatch.chdir(tmp_path)
+    doc = api.__doc__.split("::\n", 1)[1]
+    code = "\n".join(line[4:] for line in doc.splitlines() if line.startswith("    ") or not line.strip())
+    scope: dict = {}
+    exec(code, scope)  # noqa: S102 - the documented example itself
+    table = scope["df"].pivot_table(index="method", columns="budget", values="energy")
+    assert set(table.index) == {"none", "smc", "svdd"} and list(table.columns) == ["1x", "4x"]

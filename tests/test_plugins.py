@@ -142,6 +142,25 @@ def test_a_broken_plugin_fails_the_named_check(example, tmp_path, monkeypatch, c
     assert "FAIL task.metrics" in out and "secret" in out and "PASS task.rewards" in out
 
 
+def test_a_plugin_that_does_not_load_is_named(tmp_path, monkeypatch, capsys):
+    site = tmp_path / "site"
+    _dist_info(site, "wrongly", "[guidebench.tasks]\nwrong = guidebench_example.task:NoSuchClass\n"
+               "[guidebench.methods]\nmissing = no_such_module_xyz:METHOD\n")
+    monkeypatch.syspath_prepend(str(EXAMPLE))
+    monkeypatch.syspath_prepend(str(site))
+    _forget_example()
+    try:
+        assert main(["run", "--task", "wrong", "--method", "none"]) == 2
+        assert "task 'wrong' (guidebench_example.task:NoSuchClass, wrongly 0.1.0) cannot be loaded" in \
+            capsys.readouterr().err
+        with pytest.raises(ImportError, match="method 'missing' .*no_such_module_xyz"):
+            registry.methods().get("missing")
+        assert main(["check-method", "missing"]) == 1
+        assert "FAIL method.metadata: ImportError" in capsys.readouterr().out
+    finally:
+        _forget_example()
+
+
 def test_a_plugin_never_replaces_a_builtin_name(tmp_path, monkeypatch, caplog):
     site = tmp_path / "site"
     _dist_info(site, "squatter", "[guidebench.tasks]\ngmm = squatter:Task\n")
