@@ -107,7 +107,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="a few steps only (smoke test; cannot be installed)")
     p.add_argument("--install", action="store_true",
                    help="copy the run's weights/ over the task's committed weights (refused with --quick)")
+    _plugin_commands(sub)
     return ap
+
+
+def _plugin_commands(sub) -> None:
+    """``check-task`` / ``check-method``: the contract checks (bench.contract) on any registered name."""
+    for kind in ("task", "method"):
+        p = sub.add_parser(f"check-{kind}", help=f"run the {kind} contract checks on a registered or plugin {kind}")
+        p.add_argument("name", help=f"a {kind} name from `bench ls {kind}s`, or module:attr")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     from bench import commands
     try:
-        return getattr(commands, f"cmd_{args.cmd}")(args)
+        return getattr(commands, f"cmd_{args.cmd.replace('-', '_')}")(args)
     except UnknownName as err:
         print(f"bench: {err}", file=sys.stderr)
         return 2

@@ -117,15 +117,16 @@ def _accepted(task: str, objective: str) -> bool:
 def cmd_ls(args: argparse.Namespace) -> int:
     if args.what == "methods":
         reg = registry.methods()
-        for key in reg.names():
+        for key in _builtin(reg):
             m = reg.get(key)
             print(f"{key:12s} supports={','.join(sorted(m.supports)):21s} needs_grad={str(m.needs_grad):5s} "
                   f"{m.paper}")
         for alias, target in sorted(reg.aliases.items()):
             print(f"{alias:12s} alias of {target}")
+        _ls_plugins(reg)
         return 0
     reg = registry.tasks()
-    for name in reg.names():
+    for name in _builtin(reg):
         try:
             cls = reg.get(name)
         except ImportError as err:
@@ -135,7 +136,40 @@ def cmd_ls(args: argparse.Namespace) -> int:
             print(f"{name:10s} family={cls.family_kind:10s} version={cls.version} default={cls.default_objective}")
         else:
             print(f"{name:10s} {' '.join(cls.objectives())} (default {cls.default_objective})")
+    _ls_plugins(reg)
     return 0
+
+
+def _builtin(reg: registry.Registry) -> list[str]:
+    """The registry's names that are not plugins (plugins are listed unimported, by ``_ls_plugins``)."""
+    plugins = set(reg.plugins())
+    return [n for n in reg.names() if n not in plugins]
+
+
+def _ls_plugins(reg: registry.Registry) -> None:
+    """One line per plugin entry point: name, "plugin", its ``module:attr`` value and distribution (not imported)."""
+    for name in reg.plugins():
+        print(f"{name:10s} plugin {reg.entries[name]} ({reg.origins[name]})")
+
+
+def _check(kind: str, results) -> int:
+    """Print one line per contract check; exit status 1 naming the failed checks, else 0."""
+    for r in results:
+        print(f"{'PASS' if r.ok else 'FAIL'} {kind}.{r.name}" + (f": {r.message}" if r.message else ""))
+    failed = [r.name for r in results if not r.ok]
+    print(f"check-{kind}: {len(results) - len(failed)} passed, {len(failed)} failed" +
+          (f" ({', '.join(failed)})" if failed else ""))
+    return 1 if failed else 0
+
+
+def cmd_check_task(args: argparse.Namespace) -> int:
+    from bench.contract import check_task
+    return _check("task", check_task(args.name))
+
+
+def cmd_check_method(args: argparse.Namespace) -> int:
+    from bench.contract import check_method
+    return _check("method", check_method(args.name))
 
 
 def cmd_report(args: argparse.Namespace) -> int:

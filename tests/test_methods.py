@@ -7,11 +7,12 @@ import pytest
 import torch
 from conftest import run_method
 
-from bench import registry
+from bench import contract, registry
 from bench.method import Incompatible
 
-TOYS = {"gmm": "linear", "toyseq": "pattern"}
+TOYS = contract.TOYS
 METHODS = registry.methods().names()
+_PROBES: dict[str, contract.MethodProbe] = {}
 
 
 def _compatible(task: str, method: str) -> bool:
@@ -24,27 +25,20 @@ def _compatible(task: str, method: str) -> bool:
     return True
 
 
-def test_method_metadata_declared():
+@pytest.mark.parametrize("check", list(contract.METHOD_CHECKS))
+@pytest.mark.parametrize("method", METHODS)
+def test_method_contract(method, check):
+    """The checks of ``bench check-method`` (bench.contract): metadata, config, cost model against the meter,
+    output shape, same seed same samples, one test per method and check."""
+    contract.METHOD_CHECKS[check](_PROBES.setdefault(method, contract.MethodProbe(method)))
+
+
+def test_builtin_method_files_follow_the_layout():
     for key in METHODS:
         m = registry.methods().get(key)
-        assert m.key == key and m.version and m.paper, key
-        assert m.supports <= {"continuous", "discrete"} and isinstance(m.needs_grad, bool)
         assert m.__module__.split(".")[-1].replace("_", "-") == key
         doc = sys.modules[type(m).__module__].__doc__ or ""  # the method's file documents its update rule
         assert doc.startswith(f"`{key}`") and ("update rule" in doc.lower() or "methods.md" in doc), key
-        m.config()  # defaults construct
-
-
-@pytest.mark.parametrize("task", list(TOYS))
-@pytest.mark.parametrize("method", METHODS)
-def test_same_seed_same_samples(task, method):
-    if not _compatible(task, method):
-        pytest.skip("incompatible pair")
-    a, _, _, _ = run_method(task, method, objective=TOYS[task], n=4, steps=8, budget="8x", seed=3)
-    b, _, _, _ = run_method(task, method, objective=TOYS[task], n=4, steps=8, budget="8x", seed=3)
-    c, _, _, _ = run_method(task, method, objective=TOYS[task], n=4, steps=8, budget="8x", seed=4)
-    assert torch.equal(a.x0, b.x0)
-    assert not torch.equal(a.x0, c.x0)
 
 
 @pytest.mark.parametrize("task", list(TOYS))

@@ -1,92 +1,27 @@
-"""Contract tests over every registered task (tiny variants): metadata declared and honest."""
+"""Contract tests over every registered task (tiny variants): metadata declared and honest (bench.contract)."""
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import pytest
-import torch
-from conftest import run_method
 
-from bench import registry
-from bench.reward import Reward
+from bench import contract, registry
 from bench.runner import HARNESS_METRICS, Cell, execute, resolve
-from bench.task import Objective, Task
 
 TASKS = registry.tasks().names()
+_PROBES: dict[str, contract.TaskProbe] = {}
 
 
-def _task(name):
+@pytest.mark.parametrize("check", list(contract.TASK_CHECKS))
+@pytest.mark.parametrize("name", TASKS)
+def test_task_contract(name, check):
+    """The checks of ``bench check-task`` (bench.contract), one test per task and check."""
+    probe = _PROBES.setdefault(name, contract.TaskProbe(name))
     try:
-        return registry.tasks().get(name)(tiny=True)
+        _ = probe.task
     except ImportError as err:  # a task whose optional domain package is not installed
         pytest.skip(f"{name}: {err}")
-
-
-def _concrete(t: Task) -> list[str]:
-    """Every objective spec without a placeholder (``rings=<k>`` is left out, ``rings=3`` kept)."""
-    return [o for o in t.objectives() if "<" not in o]
-
-
-@pytest.mark.parametrize("name", TASKS)
-def test_task_declares_contract(name):
-    t = _task(name)
-    assert isinstance(t, Task) and t.name == name and t.version
-    assert t.family_kind in ("continuous", "discrete")
-    assert t.default_objective in t.objectives() or any("=" in o for o in t.objectives())
-    flagged = {k for k, m in t.metrics.items() if m.naturalness}
-    assert set(t.naturalness) == flagged, f"{name}: Task.naturalness must list exactly the flagged metrics"
-    for spec in _concrete(t):
-        obj = t.objective(spec)
-        assert isinstance(obj, Objective) and isinstance(obj.proxy, Reward) and isinstance(obj.oracle, Reward)
-        assert obj.proxy.role == "proxy" and obj.oracle.role == "oracle"
-        assert obj.main_metric in t.metrics, f"{name}/{spec}: main metric {obj.main_metric} lacks metadata"
-        assert not t.metrics[obj.main_metric].naturalness, f"{name}/{spec}: the main metric is a naturalness one"
-        assert isinstance(obj.exact_proxy, bool)
-        assert obj.target_lam is None or (isinstance(obj.target_lam, float) and obj.target_lam > 0)
-        assert obj.grad_proxy is None or (isinstance(obj.grad_proxy, Reward) and obj.grad_proxy.differentiable)
-        meta = t.objective_meta(obj)
-        assert meta == {"exact_proxy": obj.exact_proxy, "target_lam": obj.target_lam,
-                        "naturalness": list(t.naturalness)}
-
-
-def _check_rewards(t: Task, obj: Objective, x0: torch.Tensor, inst: torch.Tensor) -> None:
-    for reward in [obj.proxy, obj.grad_proxy]:
-        if reward is None:
-            continue
-        assert reward(x0, inst).shape == (len(x0),)
-        if reward.differentiable:  # the claim is checked: a gradient reaches the input
-            fam = t.build_family()
-            x = fam.as_soft(x0).clone().requires_grad_(True)
-            reward(x, inst).sum().backward()
-            assert x.grad is not None and torch.isfinite(x.grad).all()
-
-
-def _check_per_sample(t: Task, metrics: dict, rows: list[dict], where: str) -> None:
-    """Every per-sample metric is in every row and equals the mean over all rows (invalid ones included)."""
-    for key, meta in t.metrics.items():
-        if not meta.per_sample or key not in metrics:
-            continue
-        vals = [row.get(key) for row in rows]
-        assert all(isinstance(v, (int, float)) for v in vals), f"{where}: rows lack a number for {key}: {vals}"
-        mean = sum(vals) / len(vals)
-        assert math.isclose(metrics[key], mean, rel_tol=1e-5, abs_tol=1e-6), f"{where}: {key} != row mean"
-
-
-@pytest.mark.parametrize("name", TASKS)
-def test_task_metrics_declared_and_rewards_honest(name):
-    t = _task(name)
-    out, _, _, _ = run_method(name, "none", objective=t.default_objective, n=4, steps=4, tiny=True)
-    assert len(t.decode(out.x0)) == 4
-    for spec in _concrete(t):
-        obj = t.objective(spec)
-        inst = torch.arange(4) % obj.n_instances
-        metrics, rows = t.evaluate(obj, out.x0, inst)
-        undeclared = set(metrics) - set(t.metrics)
-        assert not undeclared, f"{name}/{spec}: metrics without declared metadata: {sorted(undeclared)}"
-        assert obj.main_metric in metrics and len(rows) == 4
-        _check_per_sample(t, metrics, rows, f"{name}/{spec}")
-        _check_rewards(t, obj, out.x0, inst)
+    contract.TASK_CHECKS[check](probe)
 
 
 def test_runner_writes_metric_and_objective_meta(tmp_path):
