@@ -133,7 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv``, check it (exit 2 with the accepted form on bad input) and run the subcommand."""
     from bench.runner import MissingDependency
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as stop:  # argparse's usage errors (exit 2, message on stderr) and --help (exit 0)
+        return int(stop.code or 0)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     from bench import commands
