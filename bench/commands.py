@@ -204,6 +204,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from bench.calibrate import calibrate, write_card_section
     objectives = [o.strip() for o in args.objectives.split(",")] if args.objectives else None
     name = registry.tasks().resolve(args.task)
+    V.objectives(objectives or [], {name: registry.tasks().get(name).objectives()}, accepts)
     print(f"calibration: {calibrate(name, objectives, args.repeats)}")
     card = write_card_section(name)
     if card is not None:
