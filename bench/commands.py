@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import itertools
+import re
 import sys
 from pathlib import Path
 
@@ -77,9 +78,21 @@ def _announce(i: int, total: int, cell: Cell, quiet: bool) -> None:
 
 
 def accepts(spec: str, objectives: list[str]) -> bool:
-    """Whether an objective spec is one of a task's objectives or matches a pattern like ``rings=<k>``."""
-    return any(spec == o or ("<" in o and spec.startswith(o.split("<")[0]) and len(spec) > len(o.split("<")[0]))
-               for o in objectives)
+    """Whether an objective spec is one of a task's objectives or matches a pattern like ``rings=<k>`` (``<k>``
+    an integer, ``<v>`` a finite number, any other placeholder a non-empty word)."""
+    return any(spec == o or ("<" in o and _fills(spec, o)) for o in objectives)
+
+
+def _fills(spec: str, pattern: str) -> bool:
+    """Whether ``spec`` is ``pattern`` with its ``<placeholder>`` filled by a value of the placeholder's kind."""
+    prefix, _, rest = pattern.partition("<")
+    kind = rest.split(">")[0]
+    value = spec[len(prefix):] if spec.startswith(prefix) else ""
+    if kind == "k":
+        return re.fullmatch(r"[+-]?\d+", value) is not None
+    if kind == "v":
+        return re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", value) is not None
+    return bool(value)
 
 
 def error_record(cell: Cell, err: Exception) -> dict:

@@ -75,6 +75,8 @@ def test_seeds_accepted():
     (["run", "--task", "gmm", "--method", "smc", "--device", "tpu"], "expected cpu, cuda"),
     (["run", "--task", "gmm", "--method", "smc", "--objective", "nosuch"], "taken by none"),
     (["matrix", "--tasks", "gmm", "--objectives", "nosuch"], "taken by none of the selected tasks"),
+    (["matrix", "--tasks", "molecules", "--objectives", "rings=abc"], "rings=<k>"),
+    (["run", "--task", "molecules", "--method", "none", "--objective", "logp=nan"], "logp=<v>"),
     (["matrix", "--tasks", "gmm", "--budgets", "1x,abcx"], "'abcx'"),
     (["matrix", "--tasks", "gmm", "--budgets", "1x,1X"], "listed twice"),
     (["matrix", "--tasks", "gmm,", "--methods", "none"], "no empty items"),
