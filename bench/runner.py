@@ -116,10 +116,11 @@ def resolve(cell: Cell, task: Task) -> tuple[Any, Any, Any, int, int]:
     # the budget mapping sees the overrides (a guidance window changes the width that fits), then the overrides
     # are applied again so that an explicit width knob wins; unknown names raise ValueError
     lam = {"lam": objective.target_lam} if objective.target_lam is not None and _has_lam(method) else {}
-    cfg = method.config(**{**tuned_config(task.name, method.key), **lam, **cell.overrides})
+    overrides = validate.normalise(method, cell.overrides)
+    cfg = method.config(**{**tuned_config(task.name, method.key), **lam, **overrides})
     cfg = method.for_budget(cfg, parse_budget(cell.budget), steps, calibration(task, objective))
-    if cell.overrides:
-        cfg = method.config(**{**dataclasses.asdict(cfg), **cell.overrides})
+    if overrides:
+        cfg = method.config(**{**dataclasses.asdict(cfg), **overrides})
     return objective, method, cfg, steps, n
 
 

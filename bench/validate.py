@@ -191,6 +191,13 @@ def _parse(tp: type, t: str) -> Any:
     raise InputError(f"config fields of type {tp} cannot be set from the command line")
 
 
+def normalise(method: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """Already-typed overrides (Python API, tuned configs) with integers given to float fields made floats, so that
+    ``lam=2`` and ``lam=2.0`` are one config (one hash) however the cell was built; nothing else is changed."""
+    spec = field_specs(method)
+    return {k: float(v) if k in spec and spec[k][0] is float and type(v) is int else v for k, v in values.items()}
+
+
 def split_sets(items: list[str]) -> dict[str, str]:
     """``['k=8', 'lam=2']`` -> {'k': '8', 'lam': '2'} (raw text); a key given twice is rejected."""
     out: dict[str, str] = {}

@@ -181,3 +181,11 @@ def test_fuzz_every_argv_parses_or_exits_2_with_a_message(no_work, capsys, tmp_p
         assert len(no_work) == before and not (tmp_path / str(i)).exists(), argv
         outcomes["exit2"] += 1
     assert min(outcomes.values()) >= 30, outcomes  # the generator exercises both outcomes
+
+
+def test_api_overrides_int_for_float_is_the_same_config(tmp_path):
+    from bench.runner import build_task, resolve
+    t = build_task("gmm", False, "cpu")
+    a = resolve(Cell(task="gmm", method="smc", overrides={"lam": 2}), t)[2]
+    b = resolve(Cell(task="gmm", method="smc", overrides={"lam": 2.0}), t)[2]
+    assert a == b and type(a.lam) is float and V.normalise(registry.methods().get("smc"), {"k": 3}) == {"k": 3}
