@@ -146,13 +146,19 @@ _CMDS = {"run": ["--task", "--method", "--objective", "--budget", "--seeds", "--
          "calibrate": ["--task", "--repeats"]}
 
 
+def _noise(rng: random.Random) -> str:
+    """A random short string over the characters argument values are made of."""
+    return "".join(rng.choice("0123456789xX-,./=:+ abkeinf") for _ in range(rng.randrange(0, 7)))
+
+
 def _argv(rng: random.Random) -> list[str]:
     cmd = rng.choice(list(_CMDS))
     argv = [cmd]
     for flag in _CMDS[cmd]:
         if flag in ("--task", "--method") or rng.random() < 0.5:
-            bad = rng.random() < 0.3
-            value = rng.choice(_BAD) if bad else rng.choice(_GOOD.get(flag, ["0"]))
+            roll = rng.random()
+            value = (rng.choice(_BAD) if roll < 0.2 else _noise(rng) if roll < 0.3
+                     else rng.choice(_GOOD.get(flag, ["0"])))
             argv += [flag, value]
     if rng.random() < 0.1:
         argv.insert(rng.randrange(1, len(argv) + 1), rng.choice(_BAD + ["--nope"]))
