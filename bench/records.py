@@ -117,6 +117,16 @@ def read_samples(rec: dict[str, Any], root: Path) -> list[dict[str, Any]] | None
     return [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
 
 
+def _read_locked(path: Path) -> str:
+    """The file's text under a shared flock: never a half-written line of a concurrent ``append_jsonl``."""
+    with open(path, "rb") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_SH)
+        try:
+            return fh.read().decode()
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
 def read_records(folder: Path) -> list[dict[str, Any]]:
     """Every record under ``folder`` (a records dir or an out dir); malformed lines are reported and skipped."""
     folder = Path(folder)
@@ -124,7 +134,7 @@ def read_records(folder: Path) -> list[dict[str, Any]]:
         folder = folder / "records"
     out: list[dict[str, Any]] = []
     for path in sorted(folder.glob("*.jsonl")):
-        for i, line in enumerate(path.read_text().splitlines(), 1):
+        for i, line in enumerate(_read_locked(path).splitlines(), 1):
             if not line.strip():
                 continue
             try:

@@ -28,13 +28,14 @@ def test_two_identical_matrices_at_once_compute_each_cell_once(tmp_path):
     outs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outs]
     counts = _counts(tmp_path)
-    assert len(counts) == 2 * 5 * 2 * 2 and set(counts.values()) == {1}, counts.most_common(3)
     statuses = collections.Counter(r["status"] for r in read_records(tmp_path))
+    why = (counts.most_common(3), statuses, [o[0].splitlines()[-1] for o in outs], [o[1][-1500:] for o in outs])
+    assert len(counts) == 2 * 5 * 2 * 2 and set(counts.values()) == {1}, why
     assert statuses["incompatible"] and statuses["over_budget_min"], statuses  # final non-ok cells are included
     # each process either ran a cell or saw it claimed / already done: the two summaries add up to every cell
     ran = sum(int(x.split("=")[1]) for o in outs for x in o[0].splitlines()[-1][len("matrix: "):].split(", ")
               if x.split("=")[0] not in ("skipped", "claimed"))
-    assert ran == len(counts)
+    assert ran == len(counts), why
     assert not list((tmp_path / "claims").glob("*.json"))  # every claim released
 
 
