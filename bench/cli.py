@@ -29,6 +29,7 @@ POS = V.arg_type(V.positive_int, "positive integer")
 SEEDS = V.arg_type(V.seeds, "seeds")
 DEVICE = V.arg_type(V.device, "device")
 BUDGET = V.arg_type(V.budget, "budget")
+OUT = V.arg_type(V.out_dir, "folder")
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -43,7 +44,7 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n", type=POS, default=None, help="returned samples per seed (default: the task's)")
     p.add_argument("--steps", type=POS, default=None, help="sampling steps (default: the task's)")
-    p.add_argument("--out", type=Path, default=Path("runs"),
+    p.add_argument("--out", type=OUT, default=Path("runs"),
                    help="output folder (records/, samples/, claims/); the committed results/ only when asked for")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="method config override, typed by the config field and checked against its range "
@@ -97,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--records", type=Path, default=Path("runs/smoke"), help="records of a smoke run")
     p = _sub(sub, "smoke", "run the CI smoke matrix of a spec (always reruns, one thread)")
     p.add_argument("--spec", type=Path, default=Path("results/baselines/smoke.yaml"), help="smoke spec (YAML)")
-    p.add_argument("--out", type=Path, default=Path("runs/smoke"), help="output folder")
+    p.add_argument("--out", type=OUT, default=Path("runs/smoke"), help="output folder")
     p = _sub(sub, "baseline", "run the smoke matrix under each CPU kernel and write the baseline CSV")
     p.add_argument("--spec", type=Path, default=Path("results/baselines/smoke.yaml"), help="smoke spec (YAML)")
     p.add_argument("--out", type=Path, default=Path("results/baselines/smoke.csv"), help="baseline CSV written")
@@ -111,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="development seeds (keep them apart from eval seeds)")
     p.add_argument("--rounds", type=POS, default=6, help="search rounds")
     p.add_argument("--beam", type=POS, default=2, help="configs kept per round")
-    p.add_argument("--out", type=Path, default=Path("runs/tuning"), help="trial records")
+    p.add_argument("--out", type=OUT, default=Path("runs/tuning"), help="trial records")
     p.add_argument("--device", type=DEVICE, default="cpu", help="torch device: cpu, cuda or cuda:K")
     p = _sub(sub, "calibrate", "measure c_b, c_r, c_rg (forward-equivalents) and write the task's file")
     p.add_argument("--task", required=True, help="task name")

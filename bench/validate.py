@@ -13,6 +13,7 @@ import math
 import re
 import types
 import typing
+from pathlib import Path
 from typing import Any, Callable
 
 from bench.method import POSITIVE_INT, Bound
@@ -90,6 +91,19 @@ def nonneg_int(text: str) -> int:
     if not re.fullmatch(r"\+?\d+", t):
         raise InputError(f"{text!r}: expected a non-negative integer (0, 1, ...)")
     return int(t)
+
+
+def out_dir(text: str) -> Path:
+    """An output folder: a path that is a folder or does not exist yet (never an existing file)."""
+    path = Path(text)
+    if not str(text).strip() or (path.exists() and not path.is_dir()) or "\x00" in str(text):
+        raise InputError(f"--out {text!r}: expected a folder path (existing folder or a new one), not a file")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"--out {text!r}: {parent} is a file, not a folder")
+            break
+    return path
 
 
 def shard(text: str) -> tuple[int, int]:

@@ -94,6 +94,15 @@ def test_bad_input_exits_2_before_any_work(argv, needle, no_work, capsys, tmp_pa
     assert not no_work and not (tmp_path / "o").exists()
 
 
+def test_out_that_is_a_file_is_rejected(no_work, capsys, tmp_path):
+    (tmp_path / "f").write_text("x")
+    for out in (tmp_path / "f", tmp_path / "f" / "sub"):
+        assert main(["run", "--task", "gmm", "--method", "none", "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert "not a file" in err or "is a file, not a folder" in err, err
+    assert not no_work
+
+
 def test_cuda_without_cuda_is_rejected_up_front(no_work, capsys, tmp_path, monkeypatch):
     import torch
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
