@@ -4,10 +4,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import itertools
+import re
 import sys
 from pathlib import Path
 
 from bench import registry
+from bench import validate as V
 from bench.runner import Cell, execute
 
 
@@ -23,36 +25,74 @@ def _summary(rec: dict) -> str:
             f"cost/sample={per:.1f} wall={rec.get('usage', {}).get('wall_s', 0):.1f}s{tail}")
 
 
-def _cells(args, task: str, method: str, objective: str | None, budget: str, seed: int) -> Cell:
-    from bench.cli import parse_sets
+def _cell(args, task: str, method: str, objective: str | None, budget: str, seed: int) -> Cell:
     return Cell(task=task, method=method, objective=objective, budget=budget, seed=seed, n=args.n,
-                steps=args.steps, overrides=parse_sets(args.sets), device=args.device, tiny=args.tiny)
+                steps=args.steps, overrides=args.overrides[method], device=args.device, tiny=args.tiny)
+
+
+def _check(args: argparse.Namespace, tasks: list[str], methods: list[str], objectives: list[str]) -> None:
+    """Everything about the run that argparse cannot check, before any work: task dependencies, the objectives
+    against the selected tasks, ``--set`` typed by each method's config (``args.overrides``: method -> dict)."""
+    from bench.runner import check_requirements
+    task_objectives = {}
+    for name in tasks:
+        try:
+            cls = registry.tasks().get(name)
+        except ImportError as err:
+            raise V.InputError(f"task {name!r} cannot be loaded: {err}") from None
+        check_requirements(cls)
+        task_objectives[name] = cls.objectives()
+    V.objectives(objectives, task_objectives, accepts)
+    args.overrides = V.overrides(args.sets, {m: registry.methods().get(m) for m in methods})
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bench.cli import parse_seeds
-    task_cls = registry.tasks().get(args.task)
+    task = registry.tasks().resolve(args.task)
     method = registry.methods().resolve(args.method)
-    budget = args.budget or task_cls.default_budget
+    _check(args, [task], [method], [args.objective] if args.objective else [])
+    budget = args.budget or V.budget(registry.tasks().get(task).default_budget)
     cache: dict = {}
     bad = 0
-    for seed in parse_seeds(args.seeds):
-        cell = _cells(args, args.task, method, args.objective, budget, seed)
+    for i, seed in enumerate(args.seeds):
+        cell = _cell(args, task, method, args.objective, budget, seed)
+        _announce(i, len(args.seeds), cell, args.no_progress)
         rec = execute(cell, args.out, show_progress=not args.no_progress, cache=cache, resume=not args.force)
         bad += rec["status"] == "error"
-        print(_summary(rec) if rec["status"] != "skipped" else f"skipped {rec['cell']} (ok record exists)")
-    print(f"records: {args.out / 'records' / (registry.tasks().resolve(args.task) + '.jsonl')}")
+        print(_summary(rec) if rec["status"] not in ("skipped", "claimed") else _not_run(rec))
+    print(f"records: {args.out / 'records' / (task + '.jsonl')}")
     return 1 if bad else 0
 
 
-def _names(text: str, reg: registry.Registry) -> list[str]:
-    return reg.names() if text == "all" else [reg.resolve(x.strip()) for x in text.split(",") if x.strip()]
+def _not_run(rec: dict) -> str:
+    """The line of a cell that was not run: a final record exists, or another live process holds its claim."""
+    if rec["status"] == "claimed":
+        return f"claimed {rec['cell']} (running in {rec['error']})"
+    return f"skipped {rec['cell']} ({rec['error'] or 'final record exists'})"
+
+
+def _announce(i: int, total: int, cell: Cell, quiet: bool) -> None:
+    """One stderr line per cell (visible in logs when stderr is not a terminal)."""
+    if not quiet:
+        print(f"bench: [{i + 1}/{total}] {cell.task}|{cell.objective or '<default>'}|{cell.method}|{cell.budget}|"
+              f"{cell.seed}", file=sys.stderr, flush=True)
 
 
 def accepts(spec: str, objectives: list[str]) -> bool:
-    """Whether an objective spec is one of a task's objectives or matches a pattern like ``rings=<k>``."""
-    return any(spec == o or ("<" in o and spec.startswith(o.split("<")[0]) and len(spec) > len(o.split("<")[0]))
-               for o in objectives)
+    """Whether an objective spec is one of a task's objectives or matches a pattern like ``rings=<k>`` (``<k>``
+    an integer, ``<v>`` a finite number, any other placeholder a non-empty word)."""
+    return any(spec == o or ("<" in o and _fills(spec, o)) for o in objectives)
+
+
+def _fills(spec: str, pattern: str) -> bool:
+    """Whether ``spec`` is ``pattern`` with its ``<placeholder>`` filled by a value of the placeholder's kind."""
+    prefix, _, rest = pattern.partition("<")
+    kind = rest.split(">")[0]
+    value = spec[len(prefix):] if spec.startswith(prefix) else ""
+    if kind == "k":
+        return re.fullmatch(r"[+-]?\d+", value) is not None
+    if kind == "v":
+        return re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", value) is not None
+    return bool(value)
 
 
 def error_record(cell: Cell, err: Exception) -> dict:
@@ -71,11 +111,11 @@ def error_record(cell: Cell, err: Exception) -> dict:
             "metrics": {}, "usage": {}}
 
 
-def execute_or_error(cell: Cell, out: Path, cache: dict, resume: bool = False) -> dict:
+def execute_or_error(cell: Cell, out: Path, cache: dict, resume: bool = False, show_progress: bool = False) -> dict:
     """``execute`` a cell; a failure before the run (task build, objective, config) becomes an error record."""
     from bench.records import append_jsonl
     try:
-        return execute(cell, out, show_progress=False, cache=cache, resume=resume)
+        return execute(cell, out, show_progress=show_progress, cache=cache, resume=resume)
     except Exception as err:  # noqa: BLE001 - any failure of one cell is recorded, the matrix goes on
         rec = error_record(cell, err)
         print(f"bench: cell {rec['cell']} failed: {rec['error'].splitlines()[0]}", file=sys.stderr)
@@ -84,24 +124,20 @@ def execute_or_error(cell: Cell, out: Path, cache: dict, resume: bool = False) -
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:
-    from bench.cli import parse_seeds
-    from bench.runner import progress
-    tasks, methods = _names(args.tasks, registry.tasks()), _names(args.methods, registry.methods())
-    objectives = [o.strip() for o in args.objectives.split(",")] if args.objectives else [None]
-    grid = list(itertools.product(tasks, objectives, methods, args.budgets.split(","), parse_seeds(args.seeds)))
-    part, _, parts = args.shard.partition("/")
-    if not (part.isdigit() and parts.isdigit() and int(part) < int(parts)):
-        raise ValueError(f"--shard expects i/N with 0 <= i < N, got {args.shard!r}")
-    grid = grid[int(part)::int(parts)]
+    tasks, methods = V.names(args.tasks, registry.tasks()), V.names(args.methods, registry.methods())
+    objectives = [o.strip() for o in args.objectives.split(",")] if args.objectives else []
+    _check(args, tasks, methods, objectives)
+    grid = list(itertools.product(tasks, objectives or [None], methods, args.budgets, args.seeds))
+    part, parts = args.shard
+    grid = [g for g in grid[part::parts] if g[1] is None or _accepted(g[0], g[1])]
     cache: dict = {}
     status: dict[str, int] = {}
-    for task, obj, method, budget, seed in progress(not args.no_progress)(grid, "matrix"):
-        if obj is not None and not _accepted(task, obj):
-            continue
-        rec = execute_or_error(_cells(args, task, method, obj, budget, seed), args.out, cache, not args.force)
+    for i, (task, obj, method, budget, seed) in enumerate(grid):
+        cell = _cell(args, task, method, obj, budget, seed)
+        _announce(i, len(grid), cell, args.no_progress)
+        rec = execute_or_error(cell, args.out, cache, not args.force, show_progress=not args.no_progress)
         status[rec["status"]] = status.get(rec["status"], 0) + 1
-        if rec["status"] != "skipped":
-            print(_summary(rec), flush=True)
+        print(_summary(rec) if rec["status"] not in ("skipped", "claimed") else _not_run(rec), flush=True)
     print("matrix: " + ", ".join(f"{k}={v}" for k, v in sorted(status.items())))
     return 1 if status.get("error") else 0
 
@@ -121,6 +157,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
             m = reg.get(key)
             print(f"{key:12s} supports={','.join(sorted(m.supports)):21s} needs_grad={str(m.needs_grad):5s} "
                   f"{m.paper}")
+            print(f"{'':12s} --set {_set_keys(m) or '(no keys)'}")
         for alias, target in sorted(reg.aliases.items()):
             print(f"{alias:12s} alias of {target}")
         _ls_plugins(reg)
@@ -140,6 +177,15 @@ def cmd_ls(args: argparse.Namespace) -> int:
     return 0
 
 
+def _set_keys(method) -> str:
+    """``k: int = 4 (>= 1), lam: float = 10.0, ...`` for ``bench ls methods``."""
+    parts = []
+    for name, (tp, optional, bound, default) in V.field_specs(method).items():
+        rng = f" ({bound.describe()})" if bound else ""
+        parts.append(f"{name}: {V.type_name(tp, optional)} = {default!r}{rng}")
+    return ", ".join(parts)
+
+
 def _builtin(reg: registry.Registry) -> list[str]:
     """The registry's names that are not plugins (plugins are listed unimported, by ``_ls_plugins``)."""
     plugins = set(reg.plugins())
@@ -152,7 +198,7 @@ def _ls_plugins(reg: registry.Registry) -> None:
         print(f"{name:10s} plugin {reg.entries[name]} ({reg.origins[name]})")
 
 
-def _check(kind: str, results) -> int:
+def _report_checks(kind: str, results) -> int:
     """Print one line per contract check; exit status 1 naming the failed checks, else 0."""
     for r in results:
         print(f"{'PASS' if r.ok else 'FAIL'} {kind}.{r.name}" + (f": {r.message}" if r.message else ""))
@@ -164,12 +210,12 @@ def _check(kind: str, results) -> int:
 
 def cmd_check_task(args: argparse.Namespace) -> int:
     from bench.contract import check_task
-    return _check("task", check_task(args.name))
+    return _report_checks("task", check_task(args.name))
 
 
 def cmd_check_method(args: argparse.Namespace) -> int:
     from bench.contract import check_method
-    return _check("method", check_method(args.name))
+    return _report_checks("method", check_method(args.name))
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -205,6 +251,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from bench.calibrate import calibrate, write_card_section
     objectives = [o.strip() for o in args.objectives.split(",")] if args.objectives else None
     name = registry.tasks().resolve(args.task)
+    V.objectives(objectives or [], {name: registry.tasks().get(name).objectives()}, accepts)
     print(f"calibration: {calibrate(name, objectives, args.repeats)}")
     card = write_card_section(name)
     if card is not None:
@@ -254,13 +301,14 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from bench.cli import parse_seeds
     from bench.tune import NoTrialSucceeded, tune
     task_cls = registry.tasks().get(args.task)
+    registry.methods().resolve(args.method)
+    V.objectives([args.objective] if args.objective else [], {args.task: task_cls.objectives()}, accepts)
     try:
-        budget = args.budget or task_cls.default_budget
+        budget = args.budget or V.budget(task_cls.default_budget)
         doc = tune(args.task, args.method, args.objective, budget, args.n or task_cls.default_n,
-                   parse_seeds(args.seeds), args.rounds, args.beam, args.out, args.device)
+                   args.seeds, args.rounds, args.beam, args.out, args.device)
     except NoTrialSucceeded as err:
         print(f"bench: tune: {err}", file=sys.stderr)
         return 1

@@ -25,6 +25,39 @@ from bench.rng import Streams
 CHAIN_STRIDE = 1 << 32  # chain c of returned sample j draws from stream j + c·CHAIN_STRIDE (chain 0 = stream j)
 
 
+@dataclass(frozen=True)
+class Bound:
+    """The accepted range of one config field (``--set`` is checked against it before any work starts):
+    numbers in [lo, hi] (``lo_open``: lo excluded), strings one of ``choices``."""
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    choices: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """The accepted form in words, e.g. ``>= 1`` or ``in [0, 1]`` or ``one of diff|max``."""
+        if self.choices:
+            return "one of " + "|".join(self.choices)
+        lo = "" if self.lo is None else f"{'>' if self.lo_open else '>='} {self.lo:g}"
+        hi = "" if self.hi is None else f"<= {self.hi:g}"
+        return " and ".join(x for x in (lo, hi) if x) or "any finite value"
+
+    def admits(self, value: Any) -> bool:
+        """Whether ``value`` (already of the field's type) is in range."""
+        if self.choices:
+            return value in self.choices
+        if self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo):
+            return False
+        return self.hi is None or value <= self.hi
+
+
+POSITIVE_INT = Bound(lo=1)  # the default of int fields: widths, counts and intervals
+FRACTION = Bound(lo=0.0, hi=1.0)  # window starts: a fraction of the trajectory
+NONNEG = Bound(lo=0.0)  # step sizes, scales
+POSITIVE = Bound(lo=0.0, lo_open=True)
+
+
 class Incompatible(Exception):
     """The method cannot run on this task/objective (family, or a needed gradient, is missing)."""
 
@@ -68,6 +101,7 @@ class Method(ABC):
     needs_grad: ClassVar[bool] = False
     population: ClassVar[bool] = False  # couples the particles of a population
     tunable: ClassVar[dict[str, tuple[float, float, float]]] = {}  # name -> (start, factor, max) for `bench tune`
+    bounds: ClassVar[dict[str, Bound]] = {}  # accepted ranges of config fields (int fields default to >= 1)
     Config: ClassVar[type]
 
     def config(self, **overrides: Any) -> Any:

@@ -13,9 +13,11 @@ import math
 import os
 import platform
 import subprocess
+from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import torch
 
@@ -115,6 +117,16 @@ def read_samples(rec: dict[str, Any], root: Path) -> list[dict[str, Any]] | None
     return [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
 
 
+def _read_locked(path: Path) -> str:
+    """The file's text under a shared flock: never a half-written line of a concurrent ``append_jsonl``."""
+    with open(path, "rb") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_SH)
+        try:
+            return fh.read().decode()
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
 def read_records(folder: Path) -> list[dict[str, Any]]:
     """Every record under ``folder`` (a records dir or an out dir); malformed lines are reported and skipped."""
     folder = Path(folder)
@@ -122,7 +134,7 @@ def read_records(folder: Path) -> list[dict[str, Any]]:
         folder = folder / "records"
     out: list[dict[str, Any]] = []
     for path in sorted(folder.glob("*.jsonl")):
-        for i, line in enumerate(path.read_text().splitlines(), 1):
+        for i, line in enumerate(_read_locked(path).splitlines(), 1):
             if not line.strip():
                 continue
             try:
@@ -132,7 +144,75 @@ def read_records(folder: Path) -> list[dict[str, Any]]:
     return out
 
 
+FINAL_STATUSES = ("ok", "incompatible", "over_budget_min")  # a rerun never writes these cells again
+
+
 def done_cells(folder: Path) -> set[tuple[str, str]]:
-    """(run cell key, config hash) of every ok record: the cells a rerun skips."""
-    return {(r["cell"], r["config_hash"]) for r in read_records(folder) if r.get("status") == "ok"} \
+    """(run cell key, config hash) of every final record (ok, incompatible, over_budget_min): the cells a rerun
+    skips. Errors and budget_exceeded cells are retried."""
+    return {(r["cell"], r["config_hash"]) for r in read_records(folder) if r.get("status") in FINAL_STATUSES} \
         if Path(folder).exists() else set()
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A held claim on one (cell, config hash) under ``<out>/claims/``: ``path`` holds this process's pid."""
+
+    path: Path
+    pid: int
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive flock on ``path`` (created) for the duration of the block."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def claim_cell(out: Path, cell: str, chash: str) -> tuple[Claim | None, str]:
+    """Claim (cell, config hash) for this process: (Claim, "") or (None, who holds it). Claims are files
+    ``<out>/claims/<sha>.json`` written under ``<out>/claims/.lock``; a claim of a process that is no longer alive
+    on this host (a killed run) is taken over, a claim from another host is respected."""
+    folder = Path(out) / "claims"
+    path = folder / (hashlib.sha256(f"{cell}|{chash}".encode()).hexdigest()[:24] + ".json")
+    me = {"pid": os.getpid(), "host": platform.node(), "cell": cell, "config_hash": chash}
+    with _locked(folder / ".lock"):
+        if path.exists():
+            try:
+                held = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError):
+                held = {}
+            stale = held.get("host") == me["host"] and not _alive(int(held.get("pid", 0)))
+            if held and not stale and held.get("pid") != me["pid"]:
+                return None, f"pid {held.get('pid')} on {held.get('host')}"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(me))
+        os.replace(tmp, path)
+    return Claim(path, me["pid"]), ""
+
+
+def release(claim: Claim) -> None:
+    """Remove a claim this process holds (a claim taken over by another process stays)."""
+    with _locked(claim.path.parent / ".lock"):
+        try:
+            if json.loads(claim.path.read_text()).get("pid") == claim.pid:
+                claim.path.unlink()
+        except (OSError, json.JSONDecodeError):
+            pass

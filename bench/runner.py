@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from bench import calibrate, registry
+from bench import calibrate, records, registry, validate
 from bench.meter import BudgetExceeded, Calibration, CountedNet, CountedReward, Meter, OverBudgetMin
 from bench.method import Context, Incompatible, best_of_chains, chain_streams, chains_for
 from bench.records import SCHEMA_VERSION, append_jsonl, config_hash, done_cells, environment, git_state, write_samples
@@ -48,31 +48,60 @@ class Cell:
 
 
 def parse_budget(text: str) -> float:
-    """'4x' -> 4.0; raises ValueError with the expected form."""
-    try:
-        value = float(str(text).lower().rstrip("x"))
-    except ValueError:
-        raise ValueError(f"budget {text!r} is not of the form '4x'") from None
-    if value < 1:
-        raise ValueError(f"budget {text!r} is below 1x (unguided sampling)")
-    return value
+    """'4x' -> 4.0 (any spelling ``bench.validate.budget`` accepts); InputError (a ValueError) otherwise."""
+    return float(validate.budget(text)[:-1])
+
+
+PROGRESS_EVERY_S = 10.0  # seconds between progress lines when stderr is not a terminal
 
 
 def progress(enabled: bool):
-    """A tqdm wrapper on stderr, off when disabled or not a terminal."""
+    """Progress on stderr: a tqdm bar on a terminal, else a line every ``PROGRESS_EVERY_S`` seconds (logs of
+    batch jobs show the run moving); nothing when disabled."""
     def wrap(it, desc=""):
-        if not enabled or not sys.stderr.isatty():
+        if not enabled:
             return it
-        from tqdm import tqdm
-        return tqdm(it, desc=desc, leave=False, file=sys.stderr)
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+            return tqdm(it, desc=desc, leave=False, file=sys.stderr)
+        return _progress_lines(it, desc)
     return wrap
 
 
+def _progress_lines(it, desc: str):
+    """Yield from ``it``, printing ``desc: i/total (s)`` to stderr at most every ``PROGRESS_EVERY_S`` seconds."""
+    total = f"/{len(it)}" if hasattr(it, "__len__") else ""
+    t0 = last = time.monotonic()
+    for i, x in enumerate(it):
+        now = time.monotonic()
+        if now - last >= PROGRESS_EVERY_S:
+            print(f"bench:   {desc or 'step'} {i}{total} ({now - t0:.0f} s)", file=sys.stderr, flush=True)
+            last = now
+        yield x
+
+
+class MissingDependency(ImportError):
+    """A task's runtime package is not installed; the message is the exact install command."""
+
+
+def check_requirements(task_cls) -> None:
+    """Raise MissingDependency when a module the task declares in ``requires`` (module -> guidebench extra)
+    cannot be found: before the task is built, so a run fails at once and not after sampling."""
+    import importlib.util
+    for module, extra in getattr(task_cls, "requires", {}).items():
+        if importlib.util.find_spec(module) is None:
+            raise MissingDependency(f"task {task_cls.name!r} needs the package {module!r}, which is not installed: "
+                                    f'pip install "guidebench[{extra}]"')
+
+
 def build_task(name: str, tiny: bool, device: str, cache: dict | None = None) -> Task:
+    """The task ``name`` on ``device`` (cached); its requirements and the device are checked first."""
     key = (name, tiny, device)
     if cache is not None and key in cache:
         return cache[key]
-    task = registry.tasks().get(name)(tiny=tiny, device=device)
+    cls = registry.tasks().get(name)
+    check_requirements(cls)
+    task = cls(tiny=tiny, device=validate.device(device))
     if cache is not None:
         cache[key] = task
     return task
@@ -87,10 +116,11 @@ def resolve(cell: Cell, task: Task) -> tuple[Any, Any, Any, int, int]:
     # the budget mapping sees the overrides (a guidance window changes the width that fits), then the overrides
     # are applied again so that an explicit width knob wins; unknown names raise ValueError
     lam = {"lam": objective.target_lam} if objective.target_lam is not None and _has_lam(method) else {}
-    cfg = method.config(**{**tuned_config(task.name, method.key), **lam, **cell.overrides})
+    overrides = validate.normalise(method, cell.overrides)
+    cfg = method.config(**{**tuned_config(task.name, method.key), **lam, **overrides})
     cfg = method.for_budget(cfg, parse_budget(cell.budget), steps, calibration(task, objective))
-    if cell.overrides:
-        cfg = method.config(**{**dataclasses.asdict(cfg), **cell.overrides})
+    if overrides:
+        cfg = method.config(**{**dataclasses.asdict(cfg), **overrides})
     return objective, method, cfg, steps, n
 
 
@@ -148,13 +178,30 @@ def _record_base(cell: Cell, task: Task, objective, method, cfg, steps: int, n: 
 
 def execute(cell: Cell, out: Path, show_progress: bool = True, cache: dict | None = None,
             resume: bool = True) -> dict[str, Any]:
-    """Run one cell, append its record under ``out/records``, and return the record."""
+    """Run one cell, append its record under ``out/records``, and return the record.
+
+    The cell is claimed first (``records.claim_cell``): a cell another live process is running returns status
+    ``claimed``, one with a final record (``resume``) ``skipped``; neither is written."""
+    cell = dataclasses.replace(cell, budget=validate.budget(cell.budget))
     task = build_task(cell.task, cell.tiny, cell.device, cache)
     objective, method, cfg, steps, n = resolve(cell, task)
     rec = _record_base(cell, task, objective, method, cfg, steps, n)
-    if resume and (rec["cell"], rec["config_hash"]) in done_cells(out / "records"):
-        rec["status"] = "skipped"
+    claim, holder = records.claim_cell(out, rec["cell"], rec["config_hash"])
+    if claim is None:
+        rec["status"], rec["error"] = "claimed", holder
         return rec
+    try:
+        if resume and (rec["cell"], rec["config_hash"]) in done_cells(out / "records"):
+            rec["status"] = "skipped"
+            return rec
+        return _run_claimed(rec, cell, task, objective, method, cfg, steps, n, out, show_progress)
+    finally:
+        records.release(claim)
+
+
+def _run_claimed(rec: dict[str, Any], cell: Cell, task: Task, objective, method, cfg, steps: int, n: int,
+                 out: Path, show_progress: bool) -> dict[str, Any]:
+    """Run a claimed cell and append its record."""
     rec["run_id"] = f"{rec['cell'].replace('|', '_')}_{rec['config_hash'][:8]}_{uuid.uuid4().hex[:6]}"
     cal = calibration(task, objective)
     plan = plan_budget(method, cfg, steps, n, parse_budget(cell.budget), cal)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench import guidance
+from bench.method import NONNEG, Bound
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class DPS(guidance.GuidanceMethod):
     version = "2"
     paper = "Chung et al. 2023, Diffusion posterior sampling for general noisy inverse problems (ICLR)"
     Config = Config
+    bounds = {"scale": NONNEG, "norm": Bound(choices=("none", "abs"))}
     tunable = {"scale": (0.25, 2.0, 8.0)}
 
     def spec(self, cfg: Config) -> guidance.GuidanceSpec:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from bench.meter import Calibration, Counts
-from bench.method import Context, Method, Output, fit_width
+from bench.method import FRACTION, Context, Method, Output, fit_width
 from bench.particles import unique_fraction
 
 
@@ -44,6 +44,7 @@ class DSearch(Method):
     paper = "Li, Uehara et al. 2025, Dynamic search for inference-time alignment in diffusion models"
     population = True
     Config = Config
+    bounds = {"search_start": FRACTION}
 
     def _blocks(self, cfg: Config, steps: int) -> list[list[int]]:
         idx = list(range(steps))

@@ -36,7 +36,7 @@ from typing import Any
 import torch
 
 from bench.meter import Calibration, Counts
-from bench.method import Context, Method, Output
+from bench.method import POSITIVE, Bound, Context, Method, Output
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,7 @@ class DTS(Method):
     version = "2"
     paper = "Jain et al. 2025, Diffusion tree sampling (arXiv 2506.20701)"
     Config = Config
+    bounds = {"budget": POSITIVE, "widen_c": POSITIVE, "widen_alpha": Bound(lo=0.0, hi=1.0, lo_open=True)}
     tunable = {"lam": (0.25, 2.0, 16.0)}
 
     def counts(self, cfg: Config, steps: int) -> Counts:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench import guidance
+from bench.method import NONNEG, Bound
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class FreeDoM(guidance.GuidanceMethod):
     version = "2"
     paper = "Yu et al. 2023, FreeDoM: Training-free energy-guided conditional diffusion model (ICCV)"
     Config = Config
+    bounds = {"rho": NONNEG, "schedule": Bound(choices=("increase", "decrease", "constant"))}
     recurrence = "n_recur"
 
     def spec(self, cfg: Config) -> guidance.GuidanceSpec:

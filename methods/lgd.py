@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench import guidance
+from bench.method import NONNEG
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class LGD(guidance.GuidanceMethod):
     version = "2"
     paper = "Song et al. 2023, Loss-guided diffusion models for plug-and-play controllable generation (ICML)"
     Config = Config
+    bounds = {"scale": NONNEG}
 
     def spec(self, cfg: Config) -> guidance.GuidanceSpec:
         return spec(cfg)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench import guidance
+from bench.method import NONNEG, Bound
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class MPGD(guidance.GuidanceMethod):
     version = "2"
     paper = "He et al. 2024, Manifold preserving guided diffusion (ICLR)"
     Config = Config
+    bounds = {"c": NONNEG, "schedule": Bound(choices=("increase", "decrease", "constant"))}
 
     def spec(self, cfg: Config) -> guidance.GuidanceSpec:
         return spec(cfg)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench.method import FRACTION, Bound
 from bench.particles import ParticleMethod, ParticleSpec
 
 
@@ -34,6 +35,11 @@ class SMC(ParticleMethod):
     version = "2"
     paper = "Singhal et al. 2025, A general framework for inference-time scaling and steering (arXiv 2501.06848)"
     Config = Config
+    bounds = {
+        "potential": Bound(choices=("diff", "max", "add", "rt")),
+        "window_start": FRACTION,
+        "ess": Bound(lo=0.0, hi=1.0, lo_open=True),
+    }
     tunable = {"lam": (0.5, 2.0, 32.0)}
 
     def spec(self, cfg: Config) -> ParticleSpec:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from bench.method import FRACTION, NONNEG
 from bench.search import SearchMethod, SearchSpec
 
 
@@ -26,6 +27,7 @@ class SVDD(SearchMethod):
     version = "2"
     paper = "Li et al. 2024, Derivative-free guidance via soft value-based decoding (arXiv 2408.08252)"
     Config = Config
+    bounds = {"alpha": NONNEG, "window_start": FRACTION}
 
     def spec(self, cfg: Config) -> SearchSpec:
         sel = "parent" if cfg.alpha == 0 else "softmax"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.meter import Calibration, Counts
-from bench.method import Context, Method, Output
+from bench.method import NONNEG, Context, Method, Output
 from bench.twist import tilted_proposal, value_and_grad
 
 
@@ -28,6 +28,7 @@ class TAG(Method):
     supports = frozenset({"discrete"})
     needs_grad = True
     Config = Config
+    bounds = {"gamma": NONNEG}
     tunable = {"gamma": (0.25, 2.0, 8.0)}
 
     def counts(self, cfg: Config, steps: int) -> Counts:

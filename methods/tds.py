@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench.method import Bound
 from bench.particles import ParticleMethod, ParticleSpec
 
 
@@ -33,6 +34,7 @@ class TDS(ParticleMethod):
     paper = "Wu et al. 2023, Practical and asymptotically exact conditional sampling in diffusion models"
     needs_grad = True
     Config = Config
+    bounds = {"ess": Bound(lo=0.0, hi=1.0, lo_open=True)}
     tunable = {"lam": (0.25, 2.0, 16.0)}
 
     def spec(self, cfg: Config) -> ParticleSpec:

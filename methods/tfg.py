@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench import guidance
+from bench.method import NONNEG, Bound
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,15 @@ class TFG(guidance.GuidanceMethod):
     version = "2"
     paper = "Ye et al. 2024, TFG: Unified training-free guidance for diffusion models (NeurIPS)"
     Config = Config
+    bounds = {
+        "rho": NONNEG,
+        "mu": NONNEG,
+        "sigma": NONNEG,
+        "rho_schedule": Bound(choices=("increase", "decrease", "constant")),
+        "mu_schedule": Bound(choices=("increase", "decrease", "constant")),
+        "sigma_schedule": Bound(choices=("decrease", "constant")),
+        "n_iter": Bound(lo=0),
+    }
     recurrence = "n_recur"
 
     def spec(self, cfg: Config) -> guidance.GuidanceSpec:

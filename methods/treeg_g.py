@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from bench.method import Context
+from bench.method import FRACTION, NONNEG, Bound, Context
 from bench.search import SearchMethod, SearchSpec
 from bench.twist import tilted_proposal, value_and_grad
 
@@ -32,6 +32,7 @@ class TreeGG(SearchMethod):
     paper = "Guo, Yang, Yuan, Wang 2025, TreeG (arXiv 2502.11420)"
     needs_grad = True
     Config = Config
+    bounds = {"gamma": NONNEG, "value": Bound(choices=("mc", "pm")), "window_start": FRACTION}
     shrink = "K"
     tunable = {"gamma": (0.25, 2.0, 8.0)}
 

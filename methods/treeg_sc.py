@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from bench.method import FRACTION, Bound
 from bench.search import SearchMethod, SearchSpec
 
 
@@ -29,6 +30,7 @@ class TreeGSC(SearchMethod):
     version = "2"
     paper = "Guo, Yang, Yuan, Wang 2025, TreeG (arXiv 2502.11420)"
     Config = Config
+    bounds = {"value": Bound(choices=("pm", "mc")), "window_start": FRACTION}
     shrink = "K"
 
     def spec(self, cfg: Config) -> SearchSpec:

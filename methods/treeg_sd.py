@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from bench.method import FRACTION
 from bench.search import SearchMethod, SearchSpec
 
 
@@ -26,6 +27,7 @@ class TreeGSD(SearchMethod):
     version = "2"
     paper = "Guo, Yang, Yuan, Wang 2025, TreeG (arXiv 2502.11420)"
     Config = Config
+    bounds = {"window_start": FRACTION}
     shrink = "K"  # at a budget where even A = 1 does not fit, fewer destination draws (K = 1: unguided)
 
     def spec(self, cfg: Config) -> SearchSpec:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench import guidance
+from bench.method import NONNEG, Bound
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class UGD(guidance.GuidanceMethod):
     version = "2"
     paper = "Bansal et al. 2024, Universal guidance for diffusion models (ICLR)"
     Config = Config
+    bounds = {"scale": NONNEG, "m": Bound(lo=0)}
     recurrence = "k"
 
     def spec(self, cfg: Config) -> guidance.GuidanceSpec:

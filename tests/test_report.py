@@ -195,7 +195,7 @@ def test_same_records_give_byte_identical_reports(tmp_path):
 
 
 def test_t_quantiles_match_scipy():
-    scipy_stats = pytest.importorskip("scipy.stats")  # scipy is a dev dependency
+    scipy_stats = pytest.importorskip("scipy.stats", reason='needs scipy: pip install -e ".[dev]"')
     for df, q in stats.T975.items():
         assert q == pytest.approx(float(scipy_stats.t.ppf(0.975, df)), rel=1e-12)
     assert set(stats.T975) == set(range(1, stats.MIN_SEEDS - 1))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-pytest.importorskip("lightning")
+pytest.importorskip("lightning", reason="needs lightning (a core dependency): pip install -e .")
 
 from bench.train import Batcher, TrainConfig, fit, lr_multiplier, seeded, supervised  # noqa: E402
 

@@ -103,6 +103,11 @@ def test_tiny_molecules_models_leave_global_rng_alone() -> None:
     assert not torch.equal(next(iter(a.denoiser.parameters())), next(iter(c.denoiser.parameters())))
 
 
+NEEDS = {"molecules": 'qm9pack: pip install -e ".[molecules]"',
+         "images": "the Fashion-MNIST idx files in tasks/images/data",
+         "music": "music21 (a core dependency) or tasks/music/data/chorales_notes.npz"}
+
+
 def _available(task: str) -> bool:
     if task == "molecules":
         return importlib.util.find_spec("qm9pack") is not None and importlib.util.find_spec("rdkit") is not None
@@ -138,7 +143,7 @@ def test_quick_pretrain_end_to_end(task: str, tmp_path: Path, monkeypatch, capsy
     """`bench pretrain --task T --quick --out DIR`: every model on the shared stack, a manifest, a card marked
     QUICK that describes the new weights, run logs; every committed weight file byte-identical afterwards."""
     if not _available(task):
-        pytest.skip(f"data of {task} not installed")
+        pytest.skip(f"data of {task} not installed ({NEEDS[task]})")
     before = _committed()
     assert main(["pretrain", "--task", task, "--quick", "--out", str(tmp_path / "run")]) == 0
     weights = tmp_path / "run" / "weights"
@@ -179,7 +184,7 @@ def test_gpu_script_quick_on_cpu_trains_every_task(tmp_path: Path) -> None:
     """The one-call script for a GPU session, tested on CPU with --quick: every task's weights in one folder."""
     missing = [t for t in REAL if not _available(t)]
     if missing:
-        pytest.skip(f"data not installed: {missing}")
+        pytest.skip("data not installed: " + "; ".join(f"{t} ({NEEDS[t]})" for t in missing))
     before = _committed()
     assert _gpu_script().main(["--quick", "--device", "cpu", "--out", str(tmp_path)]) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())

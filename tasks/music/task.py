@@ -55,6 +55,7 @@ class MusicTask(Task):
     metrics = _metrics()
     naturalness = ("oa", *(f"oa_{f}" for f in OA_FEATURES))
     pretrain_entry = "tasks.music.pretrain:pretrain"
+    requires = {"music21": "music", "pretty_midi": "music"}  # runtime modules -> guidebench extra (bench.runner)
 
     def __init__(self, tiny: bool = False, device: str = "cpu") -> None:
         super().__init__(tiny, device)
