@@ -40,7 +40,7 @@ def test_run_resumes_with_the_stored_record(tmp_path):
 def test_run_rejects_bad_input_before_running(tmp_path):
     with pytest.raises(UnknownName):
         api.run("gmm", "nosuch", out=tmp_path)
-    with pytest.raises(ValueError, match="form '4x'"):
+    with pytest.raises(ValueError, match="followed by x"):
         api.run("gmm", "none", budget="abc", out=tmp_path)
     with pytest.raises(ValueError, match="empty"):
         api.run("gmm", "none", seeds=[], out=tmp_path)
