@@ -207,3 +207,16 @@ def test_t_interval_covers_at_nominal_rate():
         hits = sum((iv := stats.seed_interval(list(rng.normal(0.0, 1.0, k)))).lo <= 0 <= iv.hi for _ in range(2000))
         # 95% nominal: binomial sd of the hit rate over 2000 trials is 0.0049; 4.5 sd either side
         assert abs(hits / 2000 - 0.95) < 0.022, (k, hits)
+
+
+def test_over_budget_min_forfeits_and_the_normalised_floor(tmp_path):
+    """A method whose chain does not fit the cap forfeits the cell (win rate 0, counted); a catastrophic score
+    counts as -1 in the normalised mean, so it cannot outweigh the rest; standings order by win rate first."""
+    recs = [record(tmp_path, method=m, seed=s, values=[v + 0.01 * i for i in range(8)])
+            for m, v in (("none", 0.0), ("best-of-n", 1.0), ("smc", 2.0), ("tfg", -50.0)) for s in range(2)]
+    recs += [record(tmp_path, method="dps", seed=s, status="over_budget_min", metrics={}) for s in range(2)]
+    rep = compute(build_frame(recs, tmp_path), [])
+    at = {s.method: s for s in rep.standings["1x"]}
+    assert at["dps"].forfeits == 1 and at["dps"].tasks == 1 and at["dps"].win_rate == 0.0
+    assert at["tfg"].norm == -1.0  # (-50 - 0) / (2 - 0) = -25, floored
+    assert [s.method for s in rep.standings["1x"]][:3] == ["smc", "best-of-n", "none"]

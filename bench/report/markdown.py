@@ -27,10 +27,11 @@ def best_section(rep: Report) -> str:
 def ranking_section(rep: Report) -> str:
     out = ["\n## Ranking per budget\n\n" + RANK_TEXT + "\n"]
     for budget, rows in rep.standings.items():
-        body = [[str(i), s.method, text.num(s.norm, 3), text.pct(s.win_rate), str(s.tasks), str(s.natural_flags)]
-                for i, s in enumerate(rows, 1)]
+        body = [[str(i), s.method, text.pct(s.win_rate), text.num(s.norm, 3), str(s.tasks), str(s.forfeits),
+                 str(s.natural_flags)] for i, s in enumerate(rows, 1)]
         out.append(f"\n### {budget}\n\n" + _table(
-            ["rank", "method", "mean normalised score", "mean win rate", "task×objectives", "natural"], body))
+            ["rank", "method", "mean win rate", "mean normalised score", "task×objectives", "forfeits", "natural"],
+            body))
     return "".join(out)
 
 

@@ -14,9 +14,11 @@ KEY_TEXT = ("n×seeds = samples per seed × seeds. Cells are keyed by task, obje
             "forward-equivalents per returned sample (usage.cost_per_sample; nfe_equiv / n for older records).")
 RANK_TEXT = ("Ranking per budget (HELM style): in each task × objective, normalised score 0 = `none`, 1 = the best "
              "method at that budget (direction from the main metric), and win rate = fraction of the other methods "
-             "whose mean it beats; the ranking shows the cross-task means. `natural` counts the task × objectives "
-             "where one of the objective's naturalness metrics is significantly worse than `none`'s. The normalised "
-             "score is n/a where no method beats `none`.")
+             "whose mean it beats; the ranking orders methods by mean win rate, then mean normalised score (scores "
+             "below −1 count as −1). A method whose single chain exceeds the cap (`over_budget_min`) forfeits that "
+             "task × objective (win rate 0; `forfeits`). `natural` counts the task × objectives where one of the "
+             "objective's naturalness metrics is significantly worse than `none`'s. The normalised score is n/a "
+             "where no method beats `none`.")
 
 
 @dataclass(frozen=True)
@@ -90,4 +92,5 @@ class Report:
 def compute(frame: Frame, notes: list[str]) -> Report:
     """Rank the frame's cells (figures and galleries are added by the writer)."""
     ents = ranking.entries(frame)
-    return Report(frame, ents, ranking.standings(ents), ranking.best_per_task(ents), notes)
+    return Report(frame, ents, ranking.standings(ents, ranking.forfeits(frame, ents)), ranking.best_per_task(ents),
+                  notes)

@@ -5,6 +5,12 @@ cell per method label and budget (the one with the most seeds, then the newest).
 1 = the best method at that budget (direction from the main metric's higher_is_better); win rate: fraction of the other
 methods whose mean it beats (ties count half). A method is flagged on naturalness when one of the objective's
 naturalness metrics is significantly worse than ``none``'s (paired comparison on matched seeds).
+
+Cross-task standings rank by mean win rate (HELM's headline), then by mean normalised score. A method that has no
+score in a task × objective at a budget because even one chain exceeds the cap (``over_budget_min``) forfeits it:
+win rate 0 there, counted in its task × objectives. Normalised scores below −1 (worse than ``none`` by more than the
+best method's gain, e.g. a method that left the data) count as −1 in the mean, so one catastrophic cell cannot
+outweigh every other task.
 """
 from __future__ import annotations
 
@@ -42,8 +48,9 @@ class Standing:
     method: str
     norm: float
     win_rate: float
-    tasks: int
+    tasks: int  # task × objectives counted, forfeits included
     natural_flags: int  # task × objectives where it is flagged
+    forfeits: int = 0  # task × objectives where it was over_budget_min at this budget
 
 
 def compare(a: Cell, b: Cell, metric: str) -> stats.Comparison:
@@ -119,21 +126,40 @@ def entries(frame: Frame) -> list[Entry]:
     return out
 
 
-def standings(all_entries: list[Entry]) -> dict[str, list[Standing]]:
-    """budget -> methods by mean normalised score (then mean win rate), cross-task means."""
+NORM_FLOOR = -1.0  # normalised scores below this count as this in the cross-task mean
+
+
+def forfeits(frame: Frame, all_entries: list[Entry]) -> dict[str, dict[str, set[tuple[str, str]]]]:
+    """budget -> method -> task × objectives where the method was ``over_budget_min`` (and has no score)."""
+    scored = {(e.budget, e.method, e.task, e.objective) for e in all_entries}
+    ranked_budgets = {(e.task, e.objective, e.budget) for e in all_entries}
+    out: dict[str, dict[str, set[tuple[str, str]]]] = {}
+    for r in frame.unscored:
+        key = (r["task"], r["objective"], r["budget"]["name"])
+        if r.get("status") == "over_budget_min" and key in ranked_budgets \
+                and (key[2], r["method"], key[0], key[1]) not in scored:
+            out.setdefault(key[2], {}).setdefault(r["method"], set()).add(key[:2])
+    return out
+
+
+def standings(all_entries: list[Entry], lost: dict[str, dict[str, set[tuple[str, str]]]] | None = None
+              ) -> dict[str, list[Standing]]:
+    """budget -> methods by mean win rate (forfeits count 0), then mean normalised score (floored at −1)."""
+    lost = lost or {}
     out: dict[str, list[Standing]] = {}
     for budget in sorted({e.budget for e in all_entries}, key=budget_x):
         at = [e for e in all_entries if e.budget == budget]
         rows = []
-        for m in sorted({e.method for e in at}):
+        for m in sorted({e.method for e in at} | set(lost.get(budget, {}))):
             mine = [e for e in at if e.method == m]
-            norms = [e.norm for e in mine if np.isfinite(e.norm)]
-            wins = [e.win_rate for e in mine if np.isfinite(e.win_rate)]
+            gone = len(lost.get(budget, {}).get(m, ()))
+            norms = [max(NORM_FLOOR, e.norm) for e in mine if np.isfinite(e.norm)]
+            wins = [e.win_rate for e in mine if np.isfinite(e.win_rate)] + [0.0] * gone
             rows.append(Standing(m, float(np.mean(norms)) if norms else float("nan"),
-                                 float(np.mean(wins)) if wins else float("nan"), len(mine),
-                                 sum(bool(e.natural_worse) for e in mine)))
-        out[budget] = sorted(rows, key=lambda s: (-np.nan_to_num(s.norm, nan=-np.inf),
-                                                  -np.nan_to_num(s.win_rate, nan=-np.inf), s.method))
+                                 float(np.mean(wins)) if wins else float("nan"), len(mine) + gone,
+                                 sum(bool(e.natural_worse) for e in mine), gone))
+        out[budget] = sorted(rows, key=lambda s: (-np.nan_to_num(s.win_rate, nan=-np.inf),
+                                                  -np.nan_to_num(s.norm, nan=-np.inf), s.method))
     return out
 
 

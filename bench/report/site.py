@@ -43,12 +43,14 @@ def best_table(rep: Report) -> str:
 def ranking_tables(rep: Report) -> str:
     out = []
     for budget, rows in rep.standings.items():
-        body = [Row([Td(str(i), sort=i), Td(html=method_link(s.method)), Td(text.num(s.norm, 3), sort=s.norm),
-                     Td(text.pct(s.win_rate), sort=s.win_rate), Td(str(s.tasks), sort=s.tasks),
+        body = [Row([Td(str(i), sort=i), Td(html=method_link(s.method)), Td(text.pct(s.win_rate), sort=s.win_rate),
+                     Td(text.num(s.norm, 3), sort=s.norm), Td(str(s.tasks), sort=s.tasks),
+                     Td(str(s.forfeits), sort=s.forfeits),
                      Td(str(s.natural_flags), sort=s.natural_flags, cls="flag" if s.natural_flags else "")])
                 for i, s in enumerate(rows, 1)]
         out.append(f"<h3>{escape(budget)}</h3>\n" + table(
-            ["rank", "method", "mean normalised score", "mean win rate", "task×objectives", "natural ⚠"], body,
+            ["rank", "method", "mean win rate", "mean normalised score", "task×objectives", "forfeits", "natural ⚠"],
+            body,
             f"rank-{budget}"))
     return "".join(out)
 
