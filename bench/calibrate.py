@@ -191,8 +191,16 @@ def measure(task_name: str, objectives: list[str] | None = None, repeats: int = 
 
 def calibrate(task_name: str, objectives: list[str] | None = None, repeats: int = 7,
               out: Path | None = None) -> Path:
-    """Measure and write the task's calibration file; returns its path."""
+    """Measure and write the task's calibration file; returns its path. With ``objectives`` named and a file
+    present, only those objectives' c_r / c_rg are measured (each a ratio to a forward timed in the same run) and
+    merged into the file: the committed c_b and the other objectives stay, so their cells keep their widths."""
     doc = measure(task_name, objectives, repeats)
     path = out or calibration_path(task_name)
+    if objectives and path.exists():
+        old = json.loads(path.read_text())
+        for entry in doc["objectives"].values():
+            entry["date"] = doc["date"]
+        old["objectives"] = {**old["objectives"], **doc["objectives"]}
+        doc = old
     path.write_text(json.dumps(doc, indent=2) + "\n")
     return path

@@ -23,3 +23,17 @@ def test_committed_cards_show_their_calibration():
     for task in ("molecules", "music", "images"):
         text = (root / task / "weights" / "MODEL_CARD.md").read_text()
         assert card_lines(task) in text, task  # rerun `bench calibrate --task T` after changing the JSON
+
+
+def test_calibrating_named_objectives_merges_into_the_committed_file(tmp_path):
+    import json
+    import shutil
+
+    from bench.calibrate import calibrate, calibration_path
+    path = tmp_path / "calibration.json"
+    shutil.copy(calibration_path("gmm"), path)
+    before = json.loads(path.read_text())
+    calibrate("gmm", ["region"], repeats=1, out=path)
+    after = json.loads(path.read_text())
+    assert after["c_b"] == before["c_b"] and after["objectives"]["linear"] == before["objectives"]["linear"]
+    assert after["objectives"]["region"]["date"] and after["objectives"]["region"]["c_r"] > 0
