@@ -147,11 +147,39 @@ def read_records(folder: Path) -> list[dict[str, Any]]:
 FINAL_STATUSES = ("ok", "incompatible", "over_budget_min")  # a rerun never writes these cells again
 
 
-def done_cells(folder: Path) -> set[tuple[str, str]]:
+_DONE: dict[Path, tuple[int, set[tuple[str, str]]]] = {}  # records file -> (bytes parsed, final cells so far)
+
+
+def done_cells(folder: Path, task: str | None = None) -> set[tuple[str, str]]:
     """(run cell key, config hash) of every final record (ok, incompatible, over_budget_min): the cells a rerun
-    skips. Errors and budget_exceeded cells are retried."""
-    return {(r["cell"], r["config_hash"]) for r in read_records(folder) if r.get("status") in FINAL_STATUSES} \
-        if Path(folder).exists() else set()
+    skips. Errors and budget_exceeded cells are retried. With ``task`` only ``<task>.jsonl`` is read, and only the
+    bytes appended since this process last read it (record files are append-only), so a matrix does not re-parse
+    every record before every cell."""
+    folder = Path(folder)
+    if task is None:
+        return {(r["cell"], r["config_hash"]) for r in read_records(folder) if r.get("status") in FINAL_STATUSES} \
+            if folder.exists() else set()
+    path = (folder / f"{task}.jsonl").resolve()
+    if not path.exists():
+        return set()
+    seen, cells = _DONE.get(path, (0, set()))
+    if path.stat().st_size < seen:  # the file was replaced or truncated: start over
+        seen, cells = 0, set()
+    with open(path, "rb") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_SH)
+        try:
+            fh.seek(seen)
+            new = fh.read()
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    cells = set(cells)
+    for line in new.decode().splitlines():
+        if line.strip():
+            r = json.loads(line)
+            if r.get("status") in FINAL_STATUSES:
+                cells.add((r["cell"], r["config_hash"]))
+    _DONE[path] = (seen + len(new), cells)
+    return cells
 
 
 @dataclass(frozen=True)

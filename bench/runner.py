@@ -191,7 +191,7 @@ def execute(cell: Cell, out: Path, show_progress: bool = True, cache: dict | Non
         rec["status"], rec["error"] = "claimed", holder
         return rec
     try:
-        if resume and (rec["cell"], rec["config_hash"]) in done_cells(out / "records"):
+        if resume and (rec["cell"], rec["config_hash"]) in done_cells(out / "records", task.name):
             rec["status"] = "skipped"
             return rec
         return _run_claimed(rec, cell, task, objective, method, cfg, steps, n, out, show_progress)

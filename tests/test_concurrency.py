@@ -71,3 +71,19 @@ def test_claims_live_stale_and_release(tmp_path):
     mine, _ = claim_cell(tmp_path, "gmm|linear|none|1x|0", "h")
     release(mine)
     assert not path.exists()
+
+
+def test_done_cells_of_one_task_reads_only_appended_bytes(tmp_path):
+    """The incremental reader sees every final record appended since its last call, in that task's file only,
+    and starts over when the file is replaced."""
+    from bench.records import append_jsonl, done_cells
+    rec = {"cell": "gmm|linear|none|1x|0", "config_hash": "h0", "status": "ok"}
+    append_jsonl(tmp_path / "gmm.jsonl", [rec])
+    append_jsonl(tmp_path / "toyseq.jsonl", [{**rec, "cell": "toyseq|x", "config_hash": "h9"}])
+    assert done_cells(tmp_path, "gmm") == {("gmm|linear|none|1x|0", "h0")}
+    more = [{**rec, "config_hash": "h1"}, {**rec, "config_hash": "h2", "status": "error"}]
+    append_jsonl(tmp_path / "gmm.jsonl", more)
+    assert done_cells(tmp_path, "gmm") == {("gmm|linear|none|1x|0", "h0"), ("gmm|linear|none|1x|0", "h1")}
+    assert done_cells(tmp_path, "gmm") == done_cells(tmp_path) - {("toyseq|x", "h9")}
+    (tmp_path / "gmm.jsonl").write_text("")
+    assert done_cells(tmp_path, "gmm") == set()
