@@ -27,7 +27,6 @@ from bench.task import Objective, Task
 
 TOYS = {"gmm": "linear", "toyseq": "pattern"}  # the exact toys every method is checked on (one per family)
 N, STEPS = 4, 8
-ANYTIME = {"dts"}  # spends its budget rollout by rollout: bounded by the cap, not predicted exactly
 
 
 @dataclass(frozen=True)
@@ -252,7 +251,7 @@ def method_budget(p: MethodProbe) -> None:
         plan = plan_budget(m, cfg, STEPS, N, 8.0, calibration(t, t.objective(TOYS[task])))
         assert out.x0.shape[0] == N, f"{task}: {out.x0.shape[0]} samples returned, {N} asked"
         assert meter.cost() <= 8 * STEPS * N + 1e-6, f"{task}: cost {meter.cost()} over the cap {8 * STEPS * N}"
-        if not (getattr(m, "anytime", False) or m.key in ANYTIME):
+        if not m.anytime:
             want = m.counts(cfg, STEPS).scale(N * plan.chains) + Counts(reward=N * plan.chains * (plan.chains > 1))
             assert meter.counts() == want, f"{task}: metered {meter.counts()} != cost model {want}"
 

@@ -100,6 +100,7 @@ class Method(ABC):
     supports: ClassVar[frozenset[str]] = frozenset({"continuous", "discrete"})
     needs_grad: ClassVar[bool] = False
     population: ClassVar[bool] = False  # couples the particles of a population
+    anytime: ClassVar[bool] = False  # spends its budget step by step: counts() is a bound, not an exact prediction
     tunable: ClassVar[dict[str, tuple[float, float, float]]] = {}  # name -> (start, factor, max) for `bench tune`
     bounds: ClassVar[dict[str, Bound]] = {}  # accepted ranges of config fields (int fields default to >= 1)
     Config: ClassVar[type]

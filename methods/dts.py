@@ -113,6 +113,7 @@ def _backup(leaf: Node, lam: float) -> None:
 
 class DTS(Method):
     key = "dts"
+    anytime = True
     version = "2"
     paper = "Jain et al. 2025, Diffusion tree sampling (arXiv 2506.20701)"
     Config = Config
