@@ -17,9 +17,22 @@ def gaussian(alphas_bar: torch.Tensor, target: str = "eps", prediction: str | No
     return lambda net, batch, gen: gaussian_loss(net, batch[0], alphas_bar, gen, target, prediction)
 
 
-def masked(mask_id: int) -> LossFn:
-    """Masked-diffusion (MDLM) ELBO on batches ``(ids,)``."""
-    return lambda net, batch, gen: masked_loss(net, batch[0], mask_id, gen)
+def masked(mask_id: int, label_dropout: float = 0.0, null_label: int | None = None) -> LossFn:
+    """Masked-diffusion (MDLM) ELBO on batches ``(ids,)``, or ``(ids, labels)`` for a conditional denoiser
+    ``net(x, t, labels)``: each label is replaced by ``null_label`` with probability ``label_dropout`` (so one
+    network learns the conditional and the unconditional model, classifier-free guidance's training)."""
+    if label_dropout and null_label is None:
+        raise ValueError("label_dropout needs a null_label")
+
+    def loss(net: torch.nn.Module, batch: tuple[torch.Tensor, ...], gen: torch.Generator) -> torch.Tensor:
+        if len(batch) == 1:
+            return masked_loss(net, batch[0], mask_id, gen)
+        labels = batch[1]
+        if label_dropout:
+            drop = torch.rand(labels.shape, generator=gen, device=labels.device) < label_dropout  # (B,)
+            labels = torch.where(drop, torch.full_like(labels, null_label), labels)
+        return masked_loss(net, batch[0], mask_id, gen, cond=labels)
+    return loss
 
 
 def supervised(kind: str) -> LossFn:
