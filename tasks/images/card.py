@@ -16,7 +16,7 @@ from bench.weights import write_manifest
 from tasks.images import data
 from tasks.images.metrics import OracleFeatures, diversity, feature_stats, fid, load_ref, save_ref
 from tasks.images.models import load_net
-from tasks.images.rewards import png_bytes, quantize
+from tasks.images.objectives import png_bytes, quantize
 
 log = logging.getLogger(__name__)
 

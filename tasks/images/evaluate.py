@@ -10,7 +10,7 @@ import torch
 from bench.task import Objective
 from tasks.images.data import to_uint8
 from tasks.images.metrics import OracleFeatures, diversity, fid
-from tasks.images.rewards import _targets, label_targets, png_bytes, quantize, worst_png_bytes
+from tasks.images.objectives import _targets, label_targets, png_bytes, quantize, worst_png_bytes
 
 
 def _num(v: float) -> float | None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 
+from bench.train.fit import seeded
 from bench.weights import load_state
 from tasks.images.net import GuideNet, OracleNet, UNet
 
@@ -18,3 +19,10 @@ def load_net(folder: Path, name: str, device: str | torch.device = "cpu") -> tor
     net = NETS[name](**{k: tuple(v) if isinstance(v, list) else v for k, v in blob["config"].items()})
     net.load_state_dict(blob["state"])
     return net.to(device).eval().requires_grad_(False)
+
+
+def tiny_nets(seed: int = 0) -> tuple[torch.nn.Module, torch.nn.Module, torch.nn.Module]:
+    """The random-weight miniatures (unet, guide, oracle) of ``--tiny``, built under ``fork_rng``."""
+    with seeded(seed):
+        nets = UNet(8, (1, 2), 32), GuideNet(8), OracleNet(8)
+    return tuple(n.eval().requires_grad_(False) for n in nets)

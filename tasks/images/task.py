@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import torch
 
 from bench.task import MetricMeta, Objective, Task
 from tasks.images import data
-from tasks.images.net import GuideNet, OracleNet, UNet
+from tasks.images.models import load_net, tiny_nets
 
 WEIGHTS = Path(__file__).parent / "weights"
 
@@ -55,9 +56,26 @@ class ImagesTask(Task):
         "invalid_frac": MetricMeta("Invalid fraction", False, "samples with non-finite values"),
     }
 
-    def __init__(self, tiny: bool = False, device: str = "cpu") -> None:
-        super().__init__(tiny, device)
-        self.unet, self.guide, self.oracle, self.ref = self._build()
+    @cached_property
+    def nets(self) -> tuple[torch.nn.Module, torch.nn.Module, torch.nn.Module, dict]:
+        """(unet, guide, oracle, reference statistics), loaded on first use (sha256 checked once)."""
+        return self._build()
+
+    @property
+    def unet(self) -> torch.nn.Module:
+        return self.nets[0]
+
+    @property
+    def guide(self) -> torch.nn.Module:
+        return self.nets[1]
+
+    @property
+    def oracle(self) -> torch.nn.Module:
+        return self.nets[2]
+
+    @property
+    def ref(self) -> dict:
+        return self.nets[3]
 
     @classmethod
     def objectives(cls) -> list[str]:
@@ -66,21 +84,13 @@ class ImagesTask(Task):
 
     def _build(self) -> tuple[torch.nn.Module, torch.nn.Module, torch.nn.Module, dict]:
         if self.tiny:
-            with torch.random.fork_rng(devices=[]):  # deterministic init without touching the global RNG
-                torch.manual_seed(0)
-                unet, guide, oracle = UNet(8, (1, 2), 32), GuideNet(8), OracleNet(8)
-            nets = [n.eval().requires_grad_(False).to(self.device) for n in (unet, guide, oracle)]
+            nets = [n.to(self.device) for n in tiny_nets(0)]
             return (*nets, self._tiny_ref(nets[2]))
-        from bench.weights import checked_path, load_state
+        from bench.weights import checked_path
         from tasks.images.metrics import load_ref
 
-        folder, nets = weights_dir(), []
-        for name, cls in (("unet", UNet), ("guide", GuideNet), ("oracle", OracleNet)):
-            blob = load_state(folder, f"{name}.pt", self.device)
-            cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in blob["config"].items()}
-            net = cls(**cfg)
-            net.load_state_dict(blob["state"])
-            nets.append(net.eval().requires_grad_(False).to(self.device))
+        folder = weights_dir()
+        nets = [load_net(folder, name, self.device) for name in ("unet", "guide", "oracle")]
         return (*nets, load_ref(checked_path(folder, "ref_stats.npz")))
 
     def _tiny_ref(self, oracle: torch.nn.Module) -> dict:
@@ -101,7 +111,7 @@ class ImagesTask(Task):
 
     def objective(self, spec: str) -> Objective:
         """``label=<k>``, ``label=all`` or ``compress``; anything else raises ValueError."""
-        from tasks.images.rewards import compress_reward, label_oracle, label_proxy, label_targets
+        from tasks.images.objectives import compress_reward, label_oracle, label_proxy, label_targets
 
         if spec == "compress":
             # proxy = oracle = -PNG bytes: an exact reward

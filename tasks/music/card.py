@@ -38,11 +38,9 @@ def _task_on(folder: Path, device: str = "cpu"):
     from tasks.music.models import load_denoiser
     from tasks.music.task import MusicTask
 
-    class FolderTask(MusicTask):
-        def _network(self):
-            return load_denoiser(folder, self.device)
-
-    return FolderTask(device=device)
+    task = MusicTask(device=device)
+    task.__dict__["network"] = load_denoiser(folder, task.device)  # fills the cached_property: never the committed
+    return task
 
 
 def quality(folder: Path, n_samples: int, steps: int, seed: int = 0,

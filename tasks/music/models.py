@@ -6,10 +6,18 @@ from pathlib import Path
 
 import torch
 
+from bench.train.fit import seeded
 from bench.weights import load_state
 from tasks.music.net import NetConfig, RollDenoiser
 
 WEIGHT_FILE = "denoiser.pt"
+TINY_CONFIG = NetConfig(dim=32, depth=1, heads=2)
+
+
+def tiny_denoiser(seed: int = 0) -> RollDenoiser:
+    """The random-weight miniature (``--tiny``), built under ``fork_rng`` (the caller's RNG is untouched)."""
+    with seeded(seed):
+        return RollDenoiser(TINY_CONFIG).eval()
 
 
 def load_denoiser(folder: Path, device: str | torch.device = "cpu") -> RollDenoiser:

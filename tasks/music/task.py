@@ -8,6 +8,7 @@ overlapping area (OA) of mgeval-style features against the held-out excerpts.
 from __future__ import annotations
 
 import logging
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +17,15 @@ import torch
 
 from bench.diffusion.gaussian import GaussianFamily
 from bench.task import MetricMeta, Objective, Task
-from bench.weights import load_state
+from bench.weights import task_folder
 from tasks.music.data import N_FRAMES, N_PITCH
-from tasks.music.net import NetConfig, RollDenoiser
+from tasks.music.models import load_denoiser, tiny_denoiser
+from tasks.music.net import RollDenoiser
 
 log = logging.getLogger(__name__)
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-WEIGHT_FILE = "denoiser.pt"
 SHAPE = (2, N_PITCH, N_FRAMES)
-TINY_CONFIG = NetConfig(dim=32, depth=1, heads=2)
 RULE_NAMES = ("pitch_histogram", "note_density", "chord_progression")
 OA_FEATURES = ("used_pitch", "pitch_range", "pitch_class_hist", "avg_ioi", "note_length", "note_density")
 
@@ -67,19 +67,14 @@ class MusicTask(Task):
     def objectives(cls) -> list[str]:
         return [*RULE_NAMES, "all"]
 
-    def _network(self) -> RollDenoiser:
-        if self.tiny:
-            with torch.random.fork_rng():
-                torch.manual_seed(0)
-                net = RollDenoiser(TINY_CONFIG)
-        else:
-            state = load_state(WEIGHTS_DIR, WEIGHT_FILE, self.device)
-            net = RollDenoiser(NetConfig(**state["config"]))
-            net.load_state_dict(state["state"])
+    @cached_property
+    def network(self) -> RollDenoiser:
+        """The denoiser (lazy; sha256 checked once): the committed weights, or the tiny random miniature."""
+        net = tiny_denoiser() if self.tiny else load_denoiser(task_folder(type(self)) or WEIGHTS_DIR, self.device)
         return net.to(self.device).eval().requires_grad_(False)
 
     def build_family(self) -> GaussianFamily:
-        return GaussianFamily(self._network(), SHAPE, schedule="cosine", eta=1.0, prediction="v")
+        return GaussianFamily(self.network, SHAPE, schedule="cosine", eta=1.0, prediction="v")
 
     def objective(self, spec: str) -> Objective:
         from tasks.music.objectives import build_rewards
