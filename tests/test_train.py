@@ -84,6 +84,7 @@ def test_finished_run_is_a_noop_and_log_is_complete(tmp_path: Path) -> None:
     assert [h["step"] for h in hist if h["name"] == "loss"] == list(range(2, STEPS + 1, 2))
     assert [h["step"] for h in hist if h["name"] == "val_mse"] == [4, 8, 12]
     assert first.final_loss == [h["value"] for h in hist if h["name"] == "loss"][-1]
+    assert again.wall_s == first.wall_s == hist[-1]["wall_s"]  # the no-op reports the training's own time
 
 
 def test_global_rng_untouched_and_ema_differs_from_raw(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from bench import registry
 from bench.cli import main
 from bench.weights import write_manifest
 
-REAL = ("molecules", "music", "images")
+REAL = ("molecules", "music", "images", "dna")
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -105,7 +105,8 @@ def test_tiny_molecules_models_leave_global_rng_alone() -> None:
 
 NEEDS = {"molecules": 'qm9pack: pip install -e ".[molecules]"',
          "images": "the Fashion-MNIST idx files in tasks/images/data",
-         "music": "music21 (a core dependency) or tasks/music/data/chorales_notes.npz"}
+         "music": "music21 (a core dependency) or tasks/music/data/chorales_notes.npz",
+         "dna": "tasks/dna/data/sequences.npz (committed)"}
 
 
 def _available(task: str) -> bool:
@@ -114,19 +115,25 @@ def _available(task: str) -> bool:
     if task == "images":
         from tasks.images import data
         return (data.data_dir() / "train-images-idx3-ubyte.gz").exists()
+    if task == "dna":
+        return (ROOT / "tasks/dna/data/sequences.npz").exists()
     return importlib.util.find_spec("music21") is not None or (ROOT / "tasks/music/data/chorales_notes.npz").exists()
 
 
 EXPECTED = {"molecules": {"denoiser.pt", "gap_proxy.pt", "gap_oracle.pt", "diff_predictor.pt", "train_smiles.txt.gz",
                           "test_smiles.txt.gz", "pretrain_info.json"},
             "music": {"denoiser.pt", "train_stats.json"},
-            "images": {"unet.pt", "guide.pt", "oracle.pt", "ref_stats.npz", "train_log.json", "quality.json"}}
+            "images": {"unet.pt", "guide.pt", "oracle.pt", "ref_stats.npz", "train_log.json", "quality.json"},
+            "dna": {"denoiser.pt", "cell_proxy.pt", "cell_oracle.pt", "mpra_proxy.pt", "pretrain_info.json"}}
 
 
 def _loads(task: str, weights: Path, monkeypatch) -> None:
     """The new weights load through the task's own loader."""
     if task == "molecules":
         from tasks.molecules.models import load_models
+        assert load_models(weights).denoiser is not None
+    elif task == "dna":
+        from tasks.dna.models import load_models
         assert load_models(weights).denoiser is not None
     elif task == "music":
         from tasks.music.models import load_denoiser

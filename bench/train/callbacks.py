@@ -80,7 +80,7 @@ class Monitor(L.Callback):
 
     def wall(self) -> float:
         """Training seconds so far, including earlier (interrupted) runs."""
-        return self.wall_before + time.time() - self.t0
+        return self.wall_before + (time.time() - self.t0 if self.t0 else 0.0)  # t0 = 0: a finished run resumed
 
     def _write(self, step: int, values: dict[str, float]) -> None:
         with open(self.path, "a", newline="") as f:

@@ -110,5 +110,8 @@ def fit(name: str, net: torch.nn.Module, loss_fn: LossFn, batcher: Batcher, cfg:
             module, train_dataloaders=loader, ckpt_path=ckpt if ckpt.exists() else None, weights_only=False)
     out = result_net(module, ema).cpu()
     result = TrainResult(out, cfg.steps, monitor.wall(), float("nan"), folder)
+    hist = result.history()
+    if hist:  # the log's clock: right also when a finished run is "resumed" (no step taken, no timer started)
+        result.wall_s = hist[-1]["wall_s"]
     result.final_loss = result.last("loss")
     return result

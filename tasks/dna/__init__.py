@@ -1,4 +1,2 @@
-"""DNA enhancer task (groundwork): real 200 bp DHS sequences, JASPAR motif scoring, a synthetic MPRA function.
-
-Not registered yet (no ``TASK`` line): the base model and the task class come on the shared training stack.
-"""
+"""DNA enhancer task: real 200 bp DHS sequences, masked diffusion, cell-type / JASPAR / synthetic-activity rewards."""
+TASK = "tasks.dna.task:Dna"

@@ -160,7 +160,9 @@ Proxy view of the samples: {json.dumps({k: round(v, 3) for k, v in q['samples'][
 (sd {mp['noise_sd']:.3f}; y mean {mp['y_mean']:.3f}, sd {mp['y_sd']:.3f}) over train ({mp['n_train']}); test Pearson
 {mp['test_pearson']:.3f}, MAE {mp['test_mae']:.3f}. The exact function is the `mpra` oracle.
 
-Total pretraining wall time: {info['total_wall_s'] / 60:.1f} min.
+Training wall (1 CPU thread each): denoiser {den['wall_s'] / 60:.1f} min, cell proxy {cls['proxy']['wall_s'] / 60:.1f}
+min, cell oracle {cls['oracle']['wall_s'] / 60:.1f} min, mpra proxy {mp['wall_s'] / 60:.1f} min; the last
+`bench pretrain` call (resuming finished models, then the quality report) took {info['total_wall_s'] / 60:.1f} min.
 """
     (Path(folder) / "MODEL_CARD.md").write_text(text)
     write_card_section("dna", Path(folder) / "MODEL_CARD.md")

@@ -12,7 +12,7 @@ import torch
 
 from tasks.images import data
 from tasks.images.metrics import OracleFeatures, diversity, feature_stats, fid
-from tasks.images.rewards import png_bytes, worst_png_bytes
+from tasks.images.objectives import png_bytes, worst_png_bytes
 
 WEIGHTS = Path(__file__).resolve().parents[2] / "tasks" / "images" / "weights"
 
