@@ -116,3 +116,22 @@ def test_a_single_prompt_is_the_old_behaviour() -> None:
 def test_a_prompt_of_the_wrong_length_is_refused() -> None:
     with pytest.raises(ValueError, match="prompt must be"):
         MaskedFamily(_Net(), L, V, prompt=torch.zeros(3, L + 1, dtype=torch.long))
+
+
+def test_the_prompt_loss_never_masks_or_scores_a_prompt_position() -> None:
+    from bench.train.losses import masked_prompt
+
+    seen: list[torch.Tensor] = []
+
+    class Spy(nn.Module):
+        def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            seen.append(x.clone())
+            return torch.zeros(x.shape[0], L, V, requires_grad=True)  # uniform logits: NLL log V per token
+
+    free = ~FIXED[0]  # (L,)
+    x0 = torch.randint(0, V, (64, L))
+    loss = masked_prompt(V, free)(Spy(), (x0,), torch.Generator().manual_seed(0))
+    x_t = seen[0]
+    assert torch.equal(x_t[:, ~free], x0[:, ~free])  # the prompt is the condition, never noised
+    assert (x_t[:, free] == V).any()
+    assert torch.isfinite(loss) and loss > 0
