@@ -68,6 +68,24 @@ def quality_report(folder: Path, steps: int = DEFAULT_STEPS, seed: int = 0, quic
     return out
 
 
+def probe_lines(log_csv: Path, hard_exposure: float) -> list[str]:
+    """One line per probe of a run's ``log.csv`` (step, val_loss, q_acc per split): the training-length
+    calibration read off the probe (36 problems per split, one unguided sample each)."""
+    import csv
+
+    at: dict[int, dict[str, float]] = {}
+    with open(log_csv, newline="") as fh:
+        for r in csv.DictReader(fh):
+            if r["name"] == "val_loss" or r["name"].startswith("q_acc_"):
+                at.setdefault(int(r["step"]), {})[r["name"]] = float(r["value"])
+    out = []
+    for step, v in sorted(at.items()):
+        accs = " / ".join(f"{v.get(f'q_acc_{s}', float('nan')):.3f}" for s in ("original", "simple", "hard"))
+        out.append(f"hard_exposure {hard_exposure}, step {step}: val_loss {v.get('val_loss', float('nan')):.3f}, "
+                   f"probe Acc O / S / H {accs}")
+    return out
+
+
 def _fmt(v: object) -> str:
     return f"{v:.3f}" if isinstance(v, float) else str(v)
 
@@ -103,6 +121,8 @@ def write_card(folder: Path, info: dict[str, Any]) -> Path:
     for f, a in q["by_family"].items():
         lines.append(f"| {f} | {_fmt(a['original'])} | {_fmt(a['simple'])} | {_fmt(a['hard'])} |")
     lines += ["", "Issue 13 targets: Acc_S − Acc_H >= 0.25 and oracle pass@32 on Hard >= 0.5.", ""]
+    if info.get("calibration"):
+        lines += ["## Calibration: every measured configuration", ""]
     for extra in info.get("calibration", []):
         lines.append(f"- {extra}")
     path = Path(folder) / "MODEL_CARD.md"
@@ -115,12 +135,22 @@ def main() -> None:
     ap = argparse.ArgumentParser(description="math model card")
     ap.add_argument("folder", type=Path)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--rewrite", action="store_true", help="keep the quality numbers; only rewrite the card")
+    ap.add_argument("--log", type=Path, help="the run's train/denoiser/log.csv: its probes go to the card")
+    ap.add_argument("--note", action="append", default=[], help="a calibration line for the card (repeatable)")
     a = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     info_path = a.folder / "pretrain_info.json"
     info = json.loads(info_path.read_text())
-    info["quality"] = quality_report(a.folder, quick=a.quick)
+    if not a.rewrite:
+        info["quality"] = quality_report(a.folder, quick=a.quick)
+    if a.log is not None or a.note:
+        probes = probe_lines(a.log, info["denoiser"]["hard_exposure"]) if a.log is not None else []
+        info["calibration"] = probes + a.note
     info_path.write_text(json.dumps(info, indent=2) + "\n")
+    from bench.weights import write_manifest
+
+    write_manifest(a.folder)
     print(write_card(a.folder, info))
 
 
