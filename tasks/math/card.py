@@ -23,7 +23,7 @@ from tasks.math.sampling import elbo_nll, sample_prompts
 
 log = logging.getLogger(__name__)
 
-DEFAULT_STEPS = 32  # = MathTask.default_steps
+DEFAULT_STEPS = 48  # = MathTask.default_steps (T = the answer region, ~1 token per step)
 PASS_K, PASS_PROBLEMS, PASS_KS = 32, 60, (1, 4, 16, 32)
 
 

@@ -42,7 +42,7 @@ class MathTask(Task):
     version = "1"
     family_kind = "discrete"
     default_objective = "verify"
-    default_steps = 32
+    default_steps = 48  # the answer region length: ~1 token revealed per step (spec §8)
     default_n = 900
     metrics = METRICS
     naturalness = NATURALNESS
