@@ -97,3 +97,26 @@ def test_tiny_end_to_end_record(tmp_path) -> None:
     m = rec["metrics"]
     assert rec["main_metric"] == "acc_h" and m["prompt_mismatch"] == 0
     assert 0 <= m["accuracy"] <= 1 and 0 <= m["invalid_rate"] <= 1
+
+
+def test_committed_weights_load_through_the_manifest() -> None:
+    from tasks.math.models import load_denoiser
+    from tasks.math.task import WEIGHTS_DIR
+
+    net = load_denoiser(WEIGHTS_DIR)
+    assert net.config["length"] == tokens.L and net.config["vocab"] == tokens.V
+    assert 0.5e6 < sum(p.numel() for p in net.parameters()) < 1.5e6  # the "about 1M parameters"
+
+
+def test_stream_batcher_resumes_to_the_same_batches() -> None:
+    from tasks.math import stream
+    from tasks.math.pretrain import StreamBatcher
+
+    gen = torch.Generator()
+    a = StreamBatcher(stream.TrainStream(stream.TrainConfig(seed=3)), 4)
+    a.draw(gen)
+    state = a.state_dict()
+    nxt = a.draw(gen)[0]
+    b = StreamBatcher(stream.TrainStream(stream.TrainConfig(seed=3)), 4)
+    b.load_state_dict(state)
+    assert torch.equal(b.draw(gen)[0], nxt) and nxt.shape == (4, tokens.L)
