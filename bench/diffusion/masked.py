@@ -7,6 +7,18 @@ Notation (specs/methods.md §2). x ∈ {0..V−1, M}^L with M = V. Time runs t =
     renoise: a revealed, non-prompt ℓ is re-masked with probability (m_t − m_s)/(1 − m_s)
 The network is ``net(x, t) -> logits (B, L, V)`` with x either (B, L) long ids or a (B, L, V+1) soft one-hot
 (the differentiable path) and t (B,) float. Optional prompt: (L,) long, −1 where free; prompt tokens are fixed.
+
+Per-instance prompts (a conditional task such as ``math``, one problem per instance): ``prompt`` may also be a
+(K, L) table, row k the prompt of instance k. A row's instance is read from its *owner* (the stream index every
+primitive already receives), so no method changes: ``prior`` writes row ``instance_of(owner)`` of the table, and
+``renoise`` never re-masks that row's fixed positions. Every other primitive keeps revealed tokens (proposal,
+bridge, sample_x0, point copy them) and methods branch / resample whole rows, so once ``prior`` has written a
+row's prompt it travels with the row. ``instance_of(owner)`` is ``owner_instance[owner]`` when that (R,) map is
+given, else ``owner % K``: the runner ties returned sample j to instance j % K (``Objective.n_instances``) and
+stream j to sample j, so ``owner % K`` is exact for one chain per sample; with k > 1 chains (stream c·n + j
+belongs to sample j) it is exact only when K divides n, and whoever builds the streams can set
+``family.owner_instance`` to its own map (the runner's ``inst``) to make it exact in every case. A (L,) prompt is
+the K = 1 table (the old behaviour, unchanged).
 """
 from __future__ import annotations
 
@@ -55,12 +67,35 @@ class MaskedFamily:
 
     kind = "discrete"
 
-    def __init__(self, net: nn.Module, length: int, vocab: int, prompt: torch.Tensor | None = None) -> None:
+    def __init__(self, net: nn.Module, length: int, vocab: int, prompt: torch.Tensor | None = None,
+                 owner_instance: torch.Tensor | None = None) -> None:
         self.net = net
         self.length = int(length)
         self.vocab = int(vocab)
         self.mask_id = int(vocab)
-        self.prompt = prompt
+        self.prompt = prompt  # None | (L,) | (K, L) long, −1 where free
+        self.owner_instance = owner_instance  # None | (R,) long: instance of each owner (default owner % K)
+        if prompt is not None and (prompt.dim() not in (1, 2) or prompt.shape[-1] != self.length):
+            raise ValueError(f"prompt must be (L,) or (K, L) with L = {self.length}, got {tuple(prompt.shape)}")
+
+    @property
+    def n_prompts(self) -> int:
+        """K, the number of prompt rows (1 for an (L,) prompt, 0 without a prompt)."""
+        return 0 if self.prompt is None else (1 if self.prompt.dim() == 1 else int(self.prompt.shape[0]))
+
+    def instance_of(self, owner: torch.Tensor) -> torch.Tensor:
+        """Prompt-table row of each owner: ``owner_instance[owner]`` when given, else ``owner % K``: (R,) long."""
+        owner = owner.long()
+        if self.owner_instance is not None:
+            return self.owner_instance.to(owner.device)[owner]
+        return owner % max(1, self.n_prompts)
+
+    def prompt_rows(self, owner: torch.Tensor, device: torch.device) -> torch.Tensor | None:
+        """The prompt of each owner's instance, −1 where free: (R, L) long on ``device`` (None without a prompt)."""
+        if self.prompt is None:
+            return None
+        table = self.prompt.view(-1, self.length).to(device)  # (K, L)
+        return table[self.instance_of(owner).to(device)]  # (R, L)
 
     # -- schedule -------------------------------------------------------------------------------------------
     def timesteps(self, steps: int) -> list[tuple[float, float]]:
@@ -77,12 +112,10 @@ class MaskedFamily:
 
     # -- primitives -----------------------------------------------------------------------------------------
     def prior(self, rng: Streams, owner: torch.Tensor) -> torch.Tensor:
-        """All [MASK], prompt tokens fixed: (len(owner), L) long."""
+        """All [MASK], the prompt of each owner's instance fixed: (len(owner), L) long."""
         x = torch.full((owner.numel(), self.length), self.mask_id, dtype=torch.long, device=rng.device)
-        if self.prompt is not None:
-            fixed = self.prompt >= 0
-            x[:, fixed] = self.prompt[fixed].to(x.device)
-        return x
+        rows = self.prompt_rows(owner, x.device)  # (R, L) | None
+        return x if rows is None else torch.where(rows >= 0, rows, x)
 
     def onehot(self, x: torch.Tensor) -> torch.Tensor:
         """(B, L) ids -> (B, L, V+1) float one-hot, the input of the differentiable path."""
@@ -127,8 +160,9 @@ class MaskedFamily:
         m_t, m_s = self.m(t), self.m(s)
         u = rng.rand(owner, (self.length,))  # (B, L)
         hit = (x_s != self.mask_id) & (u < (m_t - m_s) / max(1e-12, 1 - m_s))
-        if self.prompt is not None:
-            hit &= (self.prompt < 0).to(hit.device)
+        rows = self.prompt_rows(owner, hit.device)  # (B, L) | None
+        if rows is not None:
+            hit &= rows < 0
         return torch.where(hit, torch.full_like(x_s, self.mask_id), x_s)
 
     def sample_x0(self, pred: MaskPrediction, rng: Streams, owner: torch.Tensor, k: int = 1) -> torch.Tensor:

@@ -80,3 +80,23 @@ def masked_elbo_nll(net: torch.nn.Module, x0: torch.Tensor, mask_id: int, n_t: i
         w = (mask_prob_rate(ts[i:i + batch]) / mask_prob(ts[i:i + batch]))[:, None]  # (b, 1)
         out.append((w * nll * masked[i:i + batch]).sum(-1))  # (b,)
     return torch.cat(out).view(n, n_t).mean(-1).float().cpu()
+
+
+def masked_loss_free(net: LogitNet, x0: torch.Tensor, mask_id: int, free: torch.Tensor,
+                     gen: torch.Generator | None = None) -> torch.Tensor:
+    """:func:`masked_loss` for a prompt-conditioned denoiser: only the ``free`` positions are ever masked (a fixed
+    prompt, never masked, is the condition), and the ELBO is averaged over the free positions.
+
+    x0: (B, L) token ids in [0, mask_id); free: (L,) bool, True where the sampler fills the sequence.
+    """
+    b, length = x0.shape
+    free = free.to(x0.device).bool()  # (L,)
+    u = torch.rand((), generator=gen, device=x0.device)
+    t = ((u + torch.arange(b, device=x0.device) / b) % 1.0).clamp(min=1e-4)  # (B,)
+    m = mask_prob(t)  # (B,)
+    masked = (torch.rand((b, length), generator=gen, device=x0.device) < m[:, None]) & free  # (B, L)
+    x_t = torch.where(masked, torch.full_like(x0, mask_id), x0)
+    logits = net(x_t, t).float()  # (B, L, V)
+    nll = F.cross_entropy(logits.transpose(1, 2), x0, reduction="none")  # (B, L)
+    weight = (mask_prob_rate(t) / m)[:, None]  # (B, 1)
+    return (weight * nll * masked).sum() / (b * int(free.sum()))

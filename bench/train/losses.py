@@ -6,7 +6,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from bench.diffusion.training import gaussian_loss, masked_loss
+from bench.diffusion.training import gaussian_loss, masked_loss, masked_loss_free
 
 LossFn = Callable[[torch.nn.Module, tuple[torch.Tensor, ...], torch.Generator], torch.Tensor]
 
@@ -33,6 +33,12 @@ def masked(mask_id: int, label_dropout: float = 0.0, null_label: int | None = No
             labels = torch.where(drop, torch.full_like(labels, null_label), labels)
         return masked_loss(net, batch[0], mask_id, gen, cond=labels)
     return loss
+
+
+def masked_prompt(mask_id: int, free: torch.Tensor) -> LossFn:
+    """Masked-diffusion (MDLM) ELBO on batches ``(ids,)`` that never masks a prompt position: only the (L,) bool
+    ``free`` positions are noised and scored (a prompt-conditioned denoiser, e.g. the math task's solver)."""
+    return lambda net, batch, gen: masked_loss_free(net, batch[0], mask_id, free, gen)
 
 
 def supervised(kind: str) -> LossFn:

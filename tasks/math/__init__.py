@@ -5,5 +5,7 @@ paired by ``problem_id``; the committed splits live in ``data/``. Modules: ``tok
 prompt / answer layout), ``generator`` (splits, assertions, manifest), ``stream`` (on-the-fly training data with the
 ``hard_exposure`` / ``contamination`` knobs), ``rewards`` (r_exact oracle, r_check and r_step proxies, shortcut
 detection), ``metrics`` (per-split accuracy, Drop_H, Gap_SH, GC, shortcut and proxy-hacking rates, pass@k).
-The task class and base model come later; until then this package declares no ``TASK``.
+The task class is ``task.MathTask`` (``task.py``); the base model is ``net`` / ``models`` / ``pretrain`` / ``card``.
 """
+
+TASK = "tasks.math.task:MathTask"
