@@ -239,6 +239,8 @@ def sample(task: Task, objective, method, cfg, n: int, steps: int, seed: int, me
     family.net = CountedNet(family.net, meter)
     owner_instance = torch.arange(n) % objective.n_instances  # (n,)
     inst = owner_instance.repeat(chains)  # (n·k,) chain-major: row c·n + j is chain c of sample j
+    if hasattr(family, "owner_instance"):  # a family with per-instance state (prompts) reads each stream's from here
+        family.owner_instance = inst
     diff = objective.grad_proxy
     streams = Streams(seed, range(n), task.device) if chains == 1 else chain_streams(seed, n, chains, task.device)
     ctx = Context(family=family, reward=CountedReward(objective.proxy, meter, inst), streams=streams,

@@ -120,3 +120,25 @@ def test_stream_batcher_resumes_to_the_same_batches() -> None:
     b = StreamBatcher(stream.TrainStream(stream.TrainConfig(seed=3)), 4)
     b.load_state_dict(state)
     assert torch.equal(b.draw(gen)[0], nxt) and nxt.shape == (4, tokens.L)
+
+
+def test_best_of_chains_rows_keep_their_instance_prompt(task: MathTask, monkeypatch) -> None:
+    """With k chains per sample (rows c·n + j), each chain of sample j carries instance j's prompt: the runner
+    hands the family its stream -> instance map (owner % 900 would give row c·n + j instance (c·n + j) % 900).
+    The selection is forced to the last chain, so a chain other than the first is what is checked."""
+    import bench.runner as R
+    from bench.meter import Meter
+    from bench.method import Output
+    from bench.registry import methods
+
+    monkeypatch.setattr(R, "best_of_chains", lambda ctx, out, n: Output(out.x0[-n:], out.owner[-n:] % n,
+                                                                        out.diagnostics))
+    sample = R.sample
+
+    n, chains = 5, 3
+    objective = task.objective("verify")
+    method = methods().get("none")
+    out, inst = sample(task, objective, method, method.config(), n, 4, 0, Meter(None), chains=chains)
+    table = instances.prompt_table()[inst]  # (n, L) the prompt of each returned sample's instance
+    assert torch.equal(out.x0[:, : tokens.P], table[:, : tokens.P])
+    assert torch.equal(inst, torch.arange(n) % objective.n_instances)
