@@ -68,21 +68,22 @@ def quality_report(folder: Path, steps: int = DEFAULT_STEPS, seed: int = 0, quic
     return out
 
 
-def probe_lines(log_csv: Path, hard_exposure: float) -> list[str]:
-    """One line per probe of a run's ``log.csv`` (step, val_loss, q_acc per split): the training-length
-    calibration read off the probe (36 problems per split, one unguided sample each)."""
+def probe_lines(log_csv: Path, hard_exposure: object) -> list[str]:
+    """One line per probe of a run's ``log.csv`` (step, val_loss, q_acc per split, Hard pass@k): the
+    training-length calibration read off the probe on the held-out calibration set (``pretrain.accuracy_probe``)."""
     import csv
 
     at: dict[int, dict[str, float]] = {}
     with open(log_csv, newline="") as fh:
         for r in csv.DictReader(fh):
-            if r["name"] == "val_loss" or r["name"].startswith("q_acc_"):
+            if r["name"] == "val_loss" or r["name"].startswith("q_"):
                 at.setdefault(int(r["step"]), {})[r["name"]] = float(r["value"])
     out = []
     for step, v in sorted(at.items()):
         accs = " / ".join(f"{v.get(f'q_acc_{s}', float('nan')):.3f}" for s in ("original", "simple", "hard"))
+        passes = "".join(f", Hard {k[2:-5]} {x:.3f}" for k, x in v.items() if k.startswith("q_pass"))
         out.append(f"hard_exposure {hard_exposure}, step {step}: val_loss {v.get('val_loss', float('nan')):.3f}, "
-                   f"probe Acc O / S / H {accs}")
+                   f"probe Acc O / S / H {accs}{passes}")
     return out
 
 

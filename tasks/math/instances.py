@@ -15,12 +15,11 @@ from tasks.math import tokens
 from tasks.math.records import SPLITS, Problem, load_split
 
 N_FAMILIES = 6
+CAL_SEED, CAL_PER_FAMILY = 101, 30
 
 
-@lru_cache(maxsize=1)
-def problems() -> tuple[Problem, ...]:
-    """Every committed problem in instance order (900)."""
-    files = [load_split(s) for s in SPLITS]
+def interleave(files: list[list[Problem]] | tuple[list[Problem], ...]) -> tuple[Problem, ...]:
+    """Three paired split lists (Original, Simple, Hard; 6 families × m each, family-major) in instance order."""
     per_family = len(files[0]) // N_FAMILIES
     out = []
     for k in range(len(files[0])):
@@ -29,6 +28,29 @@ def problems() -> tuple[Problem, ...]:
         if len(ids) != 1:
             raise ValueError(f"split files are not paired at row {row}: {sorted(ids)}")
         out.extend(f[row] for f in files)
+    return tuple(out)
+
+
+@lru_cache(maxsize=1)
+def problems() -> tuple[Problem, ...]:
+    """Every committed problem in instance order (900)."""
+    return interleave([load_split(s) for s in SPLITS])
+
+
+@lru_cache(maxsize=4)
+def calibration_problems(per_family: int = CAL_PER_FAMILY, seed: int = CAL_SEED) -> tuple[Problem, ...]:
+    """A held-out calibration set: up to ``per_family`` paired triples per family drawn like the committed
+    splits from another seed, as (Original, Simple, Hard) runs; never scored as a result. Training length and
+    ``hard_exposure`` are chosen on it, so calibration never looks at the committed splits. Triples sharing a
+    text with a committed split are dropped (SUM's problem space is small, so it keeps fewer)."""
+    from tasks.math.generator import generate_splits
+
+    test = generate_splits().texts()
+    s = generate_splits(seed, per_family)
+    out: list[Problem] = []
+    for o, si, h in zip(s.original, s.simple, s.hard):
+        if not {o.problem, si.problem, h.problem} & test:
+            out.extend((o, si, h))
     return tuple(out)
 
 

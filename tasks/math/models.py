@@ -28,9 +28,9 @@ def load_denoiser(folder: Path, device: str | torch.device = "cpu") -> MathDenoi
     return build_denoiser(load_state(Path(folder), DENOISER)).to(device)
 
 
-def save_denoiser(net: MathDenoiser, folder: Path, **extra: Any) -> Path:
-    """Write ``net`` (its config, state and ``extra`` metadata) to ``folder/denoiser.pt``."""
-    path = Path(folder) / DENOISER
+def save_denoiser(net: MathDenoiser, folder: Path, name: str = DENOISER, **extra: Any) -> Path:
+    """Write ``net`` (its config, state and ``extra`` metadata) to ``folder/name`` (default ``denoiser.pt``)."""
+    path = Path(folder) / name
     torch.save({"config": net.config, "state": net.state_dict(), **extra}, path)
     return path
 

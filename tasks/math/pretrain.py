@@ -16,27 +16,46 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 
 from bench.train import RunDirs, TrainConfig, fit, plot_curves, seeded, summary, val_loss_probe
 from bench.train.losses import masked_prompt
 from bench.weights import write_manifest
-from tasks.math import instances, models, scoring, stream, tokens
+from tasks.math import instances, metrics, models, scoring, stream, tokens
 from tasks.math.net import MathDenoiser
 from tasks.math.sampling import sample_prompts
 
 log = logging.getLogger(__name__)
 
 BASE_CONFIG = dict(d=128, layers=4, heads=4, ff=4)
-HARD_EXPOSURE = 0.02  # share of Hard-form items in the stream (issue 13's calibration knob)
+# Share of Hard-form items per family (issue 13's calibration knob). MINSQ's Hard form copies c and RATE's swaps
+# one operator: seen at all, they are easier than their Originals (v1, uniform 0.02: MINSQ Hard 0.70), so they
+# get none or a trace; the long chains (ABS two roots, SUM STEP 2) get a little more.
+HARD_EXPOSURE = {"LIN": 0.02, "ABS": 0.03, "SUM": 0.03, "MODPOW": 0.02, "RATE": 0.005, "MINSQ": 0.0}
 SKILL_RATE = 0.2
-DENOISER = TrainConfig(steps=3000, batch=128, lr=1e-3, warmup=200, lr_floor=0.05, weight_decay=0.01,
+DENOISER = TrainConfig(steps=10000, batch=128, lr=1e-3, warmup=200, lr_floor=0.05, weight_decay=0.01,
                        betas=(0.9, 0.98), clip=1.0, ema=0.999, ema_warmup=True, ckpt_every=250, log_every=50,
-                       probe_every=500)
-PROBE_PER_SPLIT, PROBE_STEPS, VAL_ROWS, VAL_SEED = 36, 32, 512, 999
+                       probe_every=1000)
+PROBE_STEPS, PROBE_PASS_K, VAL_ROWS, VAL_SEED = 32, 8, 512, 999
 QUICK_STEPS = 3
+
+
+Exposure = float | Mapping[str, float]
+
+
+def parse_exposure(text: str) -> Exposure:
+    """``0.02`` or ``LIN=0.02,ABS=0.03``: the ``--hard-exposure`` forms (unknown families are refused)."""
+    if "=" not in text:
+        return float(text)
+    out = {}
+    for part in text.split(","):
+        fam, _, val = part.partition("=")
+        if fam.strip() not in stream.FAMILIES:
+            raise argparse.ArgumentTypeError(f"unknown family {fam!r}; families: {', '.join(stream.FAMILIES)}")
+        out[fam.strip()] = float(val)
+    return out
 
 
 class StreamBatcher:
@@ -57,25 +76,32 @@ class StreamBatcher:
         self.data.rng.setstate(state["rng"])
 
 
-def accuracy_probe(per_split: int, steps: int):
-    """``q_acc_<split>``: unguided accuracy (r_exact) of one sample per problem on the first ``per_split``
-    problems of each split (families balanced)."""
-    idx = torch.tensor(instances.subset(per_split))  # (3·per_split,)
-    probs = instances.problems()
+def accuracy_probe(steps: int, pass_k: int, snapshots: Path | None = None, quick: bool = False):
+    """The calibration probe on the held-out calibration set (``instances.calibration_problems``, never the
+    committed splits): ``q_acc_<split>`` (one sample per problem) and ``q_pass<k>_hard`` (``pass_k`` samples per
+    Hard problem, oracle r_exact). With ``snapshots`` it also saves the EMA weights of every probed step there
+    (``step<N>.pt``), so the training length can be chosen afterwards and that checkpoint fixed."""
+    probs = instances.calibration_problems(2 if quick else instances.CAL_PER_FAMILY)
+    table = instances.prompt_ids(probs)  # (n, L)
+    idx = torch.arange(len(probs))  # (n,)
+    hard = idx[[p.split == "hard" for p in probs]]  # (m,)
 
     def probe(net: torch.nn.Module, step: int) -> dict[str, float]:
-        x0 = sample_prompts(net, instances.prompt_table()[idx], steps, seed=0)  # (n, L)
-        res = scoring.score(x0, probs, idx)
-        out = {}
-        for split in ("original", "simple", "hard"):
-            hits = [r.correct for r in res if r.split == split]
-            out[f"q_acc_{split}"] = sum(hits) / max(1, len(hits))
+        res = scoring.score(sample_prompts(net, table, steps, seed=0), probs, idx)
+        many = hard.repeat_interleave(pass_k)  # (m·k,)
+        pres = scoring.score(sample_prompts(net, table[many], steps, seed=1), probs, many)
+        out = {f"q_acc_{s}": sum(r.correct for r in res if r.split == s) / max(1, sum(r.split == s for r in res))
+               for s in ("original", "simple", "hard")}
+        out[f"q_pass{pass_k}_hard"] = metrics.pass_at_k_split(pres, "hard", pass_k)
+        if snapshots is not None:
+            snapshots.mkdir(parents=True, exist_ok=True)
+            models.save_denoiser(net, snapshots, name=f"step{step}.pt")
         return out
     return probe
 
 
 def stage_denoiser(runs: RunDirs, seed: int, quick: bool, device: str, steps: int | None,
-                   hard_exposure: float) -> tuple[Any, dict[str, Any]]:
+                   hard_exposure: Exposure) -> tuple[Any, dict[str, Any]]:
     """Train the solver; save its EMA weights as ``denoiser.pt``."""
     cfg = DENOISER.with_(seed=seed, device=device, **({"steps": steps} if steps else {}))
     if quick:
@@ -85,9 +111,9 @@ def stage_denoiser(runs: RunDirs, seed: int, quick: bool, device: str, steps: in
         net = MathDenoiser(tokens.V, tokens.L, **BASE_CONFIG)
     loss = masked_prompt(tokens.MASK_ID, ~tokens.prompt_mask())
     val = stream.TrainStream(stream.TrainConfig(seed=VAL_SEED, hard_exposure=hard_exposure, skill_rate=SKILL_RATE))
-    per_split = 3 if quick else PROBE_PER_SPLIT
     probe = val_loss_probe(loss, (val.batch(32 if quick else VAL_ROWS),),
-                           extra=accuracy_probe(per_split, 4 if quick else PROBE_STEPS))
+                           extra=accuracy_probe(4 if quick else PROBE_STEPS, 2 if quick else PROBE_PASS_K,
+                                                runs.train("denoiser") / "snapshots", quick))
     res = fit("denoiser", net, loss, StreamBatcher(stream.TrainStream(scfg), cfg.batch), cfg,
               runs.train("denoiser"), probe)
     meta = {"hard_exposure": hard_exposure, "skill_rate": SKILL_RATE, "stream_seed": seed}
@@ -96,9 +122,9 @@ def stage_denoiser(runs: RunDirs, seed: int, quick: bool, device: str, steps: in
 
 
 def pretrain(out_dir: Path, seed: int = 0, quick: bool = False, device: str = "cpu", steps: int | None = None,
-             hard_exposure: float = HARD_EXPOSURE) -> Path:
+             hard_exposure: Exposure = HARD_EXPOSURE, threads: int = 1) -> Path:
     """Train the task's model into the run folder ``out_dir``, score it, write the card; returns ``out/weights``."""
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     runs, t0 = RunDirs(Path(out_dir)), time.time()
     den, info = stage_denoiser(runs, seed, quick, device, steps, hard_exposure)
     info = {"seed": seed, "quick": quick, "device": device, "denoiser": info}
@@ -125,12 +151,14 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--steps", type=int, default=None)
-    ap.add_argument("--hard-exposure", type=float, default=HARD_EXPOSURE)
+    ap.add_argument("--hard-exposure", type=parse_exposure, default=HARD_EXPOSURE,
+                    help="a share for every family (0.02) or per family (LIN=0.02,ABS=0.03,...; others 0)")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
     a = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    print(pretrain(a.out, a.seed, a.quick, a.device, a.steps, a.hard_exposure))
+    print(pretrain(a.out, a.seed, a.quick, a.device, a.steps, a.hard_exposure, a.threads))
 
 
 if __name__ == "__main__":
