@@ -178,7 +178,8 @@ class MethodProbe:
         for task in TOYS:
             t = build_task(task, False, "cpu", self.cache)
             try:
-                self.method.check(t.family_kind, t.objective(TOYS[task]).grad_proxy is not None)
+                obj = t.objective(TOYS[task])
+                self.method.check(t.family_kind, obj.grad_proxy is not None, obj.answer is not None)
                 ok.append(task)
             except Incompatible:
                 pass

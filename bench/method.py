@@ -76,6 +76,7 @@ class Context:
     budget: float | None = None  # forward-equivalents per returned sample (None = uncapped)
     progress: Callable[[Iterable, str], Iterable] = lambda it, desc="": it
     diagnostics: dict[str, Any] = field(default_factory=dict)
+    answer: Callable[[torch.Tensor, torch.Tensor], list] | None = None  # (x0, owner) -> answer key per row, uncounted
 
     def owners(self, per: int = 1) -> torch.Tensor:
         """Owner ids of ``per`` rows for each returned sample, sample-major: (n·per,)."""
@@ -99,6 +100,8 @@ class Method(ABC):
     paper: ClassVar[str] = ""
     supports: ClassVar[frozenset[str]] = frozenset({"continuous", "discrete"})
     needs_grad: ClassVar[bool] = False
+    needs_answer: ClassVar[bool] = False  # reads the objective's answer key (self-consistency)
+    reward_free: ClassVar[bool] = False  # never calls the proxy at any budget (it cannot be expected to raise it)
     population: ClassVar[bool] = False  # couples the particles of a population
     anytime: ClassVar[bool] = False  # spends its budget step by step: counts() is a bound, not an exact prediction
     tunable: ClassVar[dict[str, tuple[float, float, float]]] = {}  # name -> (start, factor, max) for `bench tune`
@@ -113,12 +116,15 @@ class Method(ABC):
             raise ValueError(f"{self.key}: unknown config key(s) {bad}; valid: {sorted(names)}")
         return self.Config(**overrides)
 
-    def check(self, family_kind: str, has_grad: bool) -> None:
+    def check(self, family_kind: str, has_grad: bool, has_answer: bool = False) -> None:
         """Raise Incompatible when this method cannot run on a family / objective."""
         if family_kind not in self.supports:
             raise Incompatible(f"{self.key} supports {sorted(self.supports)}, task is {family_kind}")
         if self.needs_grad and not has_grad:
             raise Incompatible(f"{self.key} needs a differentiable proxy reward; the objective has none")
+        if self.needs_answer and not has_answer:
+            raise Incompatible(f"{self.key} needs the objective's answer key (a task with final answers); "
+                               "this objective has none")
 
     @abstractmethod
     def counts(self, cfg: Any, steps: int) -> Counts:

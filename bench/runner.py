@@ -209,7 +209,7 @@ def _run_claimed(rec: dict[str, Any], cell: Cell, task: Task, objective, method,
     meter = Meter(cap=plan.per_sample * n, cal=cal)
     min_cost = None
     try:
-        method.check(task.family_kind, objective.grad_proxy is not None)
+        method.check(task.family_kind, objective.grad_proxy is not None, objective.answer is not None)
         plan.check()
         _sample_and_score(rec, cell, task, objective, method, cfg, steps, n, meter, out, show_progress, plan)
         rec["status"] = "ok"
@@ -243,7 +243,8 @@ def sample(task: Task, objective, method, cfg, n: int, steps: int, seed: int, me
         family.owner_instance = inst
     diff = objective.grad_proxy
     streams = Streams(seed, range(n), task.device) if chains == 1 else chain_streams(seed, n, chains, task.device)
-    ctx = Context(family=family, reward=CountedReward(objective.proxy, meter, inst), streams=streams,
+    answer = (lambda x0, owner: objective.answer(x0, inst.to(owner.device)[owner])) if objective.answer else None
+    ctx = Context(family=family, reward=CountedReward(objective.proxy, meter, inst), streams=streams, answer=answer,
                   n=n * chains, steps=steps, grad_reward=CountedReward(diff, meter, inst) if diff else None,
                   progress=progress(show_progress), calibration=meter.cal,
                   budget=None if meter.cap is None else (meter.cap - (chains > 1) * n * chains * meter.cal.c_r)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar, Hashable
 
 import torch
 
@@ -51,6 +51,9 @@ class Objective:
     samples); False for a learned stand-in, whose proxy-oracle gap the report shows.
     ``target_lam``: λ of the tilted target p·exp(λ r) the objective is scored against (exact toys), else None;
     the runner defaults a method's ``lam`` to it.
+    ``answer``: ``(x0 (N, ...), instance (N,)) -> [key | None] * N``, a label-free answer key per clean sample
+    (samples with the same key give the same final answer; None = no parseable answer), for self-consistency
+    (majority vote); None when the task has no notion of a final answer.
     """
 
     name: str
@@ -61,6 +64,7 @@ class Objective:
     grad_proxy: Reward | None = None
     exact_proxy: bool = False
     target_lam: float | None = None
+    answer: Callable[[torch.Tensor, torch.Tensor], list[Hashable | None]] | None = None
 
 
 class Task(ABC):

@@ -147,6 +147,24 @@ class MaskedFamily:
         probs = torch.where(revealed, self.onehot(x_t), probs)
         return CatProposal(probs)
 
+    def margin_proposal(self, x_t: torch.Tensor, t: float, s: float, pred: MaskPrediction) -> CatProposal:
+        """Top-probability-margin adaptive unmasking (Kim et al., ICML 2025): per row, the ancestral step's
+        expected number of reveals n = round(#masked · (m_t − m_s)/m_t) (every masked position at the clean end
+        s = 0) goes to the masked positions with the largest p_θ(top-1) − p_θ(top-2); their tokens are drawn
+        from p_θ, every other masked position stays [MASK]. Deterministic in *where*, stochastic in *what*."""
+        m_t, m_s = self.m(t), self.m(s)
+        masked = x_t == self.mask_id  # (B, L)
+        top2 = pred.probs.topk(2, dim=-1).values  # (B, L, 2)
+        margin = torch.where(masked, top2[..., 0] - top2[..., 1], torch.full_like(top2[..., 0], -1.0))  # (B, L)
+        n_open = masked.sum(-1)  # (B,)
+        if not self.is_clean(s):
+            n_open = (n_open.double() * (m_t - m_s) / m_t).round().long()
+        rank = margin.argsort(dim=-1, descending=True, stable=True).argsort(dim=-1, stable=True)  # (B, L) 0 = widest
+        take = (masked & (rank < n_open[:, None])).unsqueeze(-1)  # (B, L, 1)
+        move = torch.cat([pred.probs, torch.zeros_like(pred.probs[..., :1])], -1)  # (B, L, V+1)
+        keep = self.onehot(x_t)  # revealed: copied; masked and not chosen: stays [MASK]
+        return CatProposal(torch.where(take, move, keep))
+
     def bridge(self, x_t: torch.Tensor, t: float, s: float, x0: torch.Tensor, rng: Streams,
                owner: torch.Tensor) -> torch.Tensor:
         """Unmask toward a given x0: each masked position takes x0ˡ w.p. (m_t − m_s)/m_t."""

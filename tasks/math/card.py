@@ -122,6 +122,13 @@ def write_card(folder: Path, info: dict[str, Any]) -> Path:
     for f, a in q["by_family"].items():
         lines.append(f"| {f} | {_fmt(a['original'])} | {_fmt(a['simple'])} | {_fmt(a['hard'])} |")
     lines += ["", "Issue 13 targets: Acc_S − Acc_H >= 0.25 and oracle pass@32 on Hard >= 0.5.", ""]
+    if info.get("value"):
+        v = info["value"]
+        lines += ["## Value net v_φ (objective `value`)", "",
+                  f"`value.ValueNet` {v['config']}, {v['params']:,} parameters, trained on {v['rollouts']} base "
+                  f"rollouts of fresh Original / Simple stream problems (never Hard, never a test problem), "
+                  f"{v['steps']} steps; positive rate {_fmt(v['positive_rate'])}. Held-out rollouts "
+                  f"({v['val_rows']}): accuracy {_fmt(v['val_acc'])}, ROC AUC {_fmt(v['val_auc'])}.", ""]
     if info.get("calibration"):
         lines += ["## Calibration: every measured configuration", ""]
     for extra in info.get("calibration", []):

@@ -26,6 +26,7 @@ from bench.weights import write_manifest
 from tasks.math import instances, metrics, models, scoring, stream, tokens
 from tasks.math.net import MathDenoiser
 from tasks.math.sampling import sample_prompts
+from tasks.math.value import train_value
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,8 @@ def pretrain(out_dir: Path, seed: int = 0, quick: bool = False, device: str = "c
     torch.set_num_threads(threads)
     runs, t0 = RunDirs(Path(out_dir)), time.time()
     den, info = stage_denoiser(runs, seed, quick, device, steps, hard_exposure)
-    info = {"seed": seed, "quick": quick, "device": device, "denoiser": info}
+    _, vinfo = train_value(den.net, runs, seed, quick, device)
+    info = {"seed": seed, "quick": quick, "device": device, "denoiser": info, "value": vinfo}
     plot_curves({"denoiser": den}, runs.weights / "training_curves.png")
     finish(runs.weights, info, t0, quick, device)
     return runs.weights

@@ -242,6 +242,12 @@ class ShortcutDetector:
         return _match(x0, self.labels, instance)
 
 
+def answer_key(x0: torch.Tensor, instance: torch.Tensor | None = None) -> list[tuple[Fraction, ...] | None]:
+    """Label-free final answer of each row (sorted Fraction tuple), None unless the answer parses ("ok"): the
+    objective's answer key for majority vote. Reads the row only, never a label."""
+    return [v.answer if v.state == "ok" else None for v in map(view, _rows(x0))]
+
+
 def answer_state(x0: torch.Tensor) -> list[str]:
     """Per row: "ok", "masked", "malformed" or "missing" (for the malformed-output rate)."""
     return [view(r).state for r in _rows(x0)]

@@ -10,10 +10,12 @@ paired problem i // 3, families rotating), so returned sample j solves instance 
 multiple of 18 covers every split and family evenly. The family is ``MaskedFamily`` with the (900, L) prompt
 table (per-instance prompts; see ``bench.diffusion.masked`` for how a row's instance follows its owner).
 
-Objectives: ``verify`` (default; proxy r_check, the label-free substitute-back / brute-force verifier) and
-``steps`` (proxy r_step, the step checker that also scores partial rows). The oracle is always r_exact (needs the
-label); the main metric is ``acc_h``, the accuracy on the Hard split. Malformed, masked or answer-less samples
-score 0 everywhere (never an error).
+Objectives: ``verify`` (default; proxy r_check, the label-free substitute-back / brute-force verifier),
+``steps`` (proxy r_step, the step checker that also scores partial rows) and ``value`` (proxy v_φ, a learned,
+differentiable P(correct) trained on Original / Simple rollouts only; it enables tag, treeg-g and tds). The
+oracle is always r_exact (needs the label); the main metric is ``acc_h``, the accuracy on the Hard split.
+Malformed, masked or answer-less samples score 0 everywhere (never an error). Every objective has the answer
+key (the parsed final answer) that majority vote reads.
 """
 from __future__ import annotations
 
@@ -30,9 +32,11 @@ from tasks.math import instances, rewards, tokens
 from tasks.math.evaluate import METRICS, NATURALNESS, evaluate_batch, prompt_ok
 from tasks.math.models import load_denoiser, tiny_denoiser
 from tasks.math.net import MathDenoiser
+from tasks.math.value import ValueNet, load_value, tiny_value
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 PROXIES = {"verify": ("r_check", rewards.r_check), "steps": ("r_step", rewards.r_step)}
+LEARNED = {"value": "v_phi"}  # objectives whose proxy is a learned net (``value.ValueNet``), differentiable
 
 
 class MathTask(Task):
@@ -50,12 +54,18 @@ class MathTask(Task):
 
     @classmethod
     def objectives(cls) -> list[str]:
-        return list(PROXIES)
+        return [*PROXIES, *LEARNED]
 
     @cached_property
     def denoiser(self) -> MathDenoiser:
         """The solver (lazy; sha256 checked once), or the tiny random miniature."""
         net = tiny_denoiser() if self.tiny else load_denoiser(task_folder(type(self)) or WEIGHTS_DIR)
+        return net.to(self.device)
+
+    @cached_property
+    def value_net(self) -> ValueNet:
+        """v_φ of the ``value`` objective (lazy), or its tiny random miniature."""
+        net = tiny_value() if self.tiny else load_value(task_folder(type(self)) or WEIGHTS_DIR)
         return net.to(self.device)
 
     def build_family(self) -> Any:
@@ -74,12 +84,17 @@ class MathTask(Task):
 
     # -- rewards -----------------------------------------------------------------------------------------------
     def objective(self, spec: str) -> Objective:
-        if spec not in PROXIES:
-            raise ValueError(f"math: unknown objective {spec!r}; choose from {sorted(PROXIES)}")
+        if spec not in PROXIES and spec not in LEARNED:
+            raise ValueError(f"math: unknown objective {spec!r}; choose from {self.objectives()}")
+        if spec in LEARNED:
+            value = Reward(LEARNED[spec], lambda x0, instance: self.value_net.prob(x0), differentiable=True,
+                           role="proxy", floor=0.0)
+            return Objective(spec, value, self.oracle_reward(), main_metric="acc_h", grad_proxy=value,
+                             n_instances=len(instances.problems()), answer=rewards.answer_key)
         name, fn = PROXIES[spec]
         proxy = Reward(name, lambda x0, instance: fn(x0).to(x0.device), role="proxy", floor=0.0)
         return Objective(spec, proxy, self.oracle_reward(), main_metric="acc_h",
-                         n_instances=len(instances.problems()))
+                         n_instances=len(instances.problems()), answer=rewards.answer_key)
 
     @staticmethod
     def oracle_reward() -> Reward:

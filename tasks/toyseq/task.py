@@ -175,7 +175,8 @@ class ToySeqTask(Task):
         fn, diff = REWARDS[spec]
         proxy = Reward(spec, fn, differentiable=diff, role="proxy", floor=0.0)
         return Objective(spec, proxy, Reward(spec, fn, role="oracle"), main_metric="tv",
-                         grad_proxy=proxy if diff else None, exact_proxy=True, target_lam=TARGET_LAM)
+                         grad_proxy=proxy if diff else None, exact_proxy=True, target_lam=TARGET_LAM,
+                         answer=lambda x0, instance: [tuple(r) for r in x0.tolist()])  # the sequence: mode-seeking
 
     def decode(self, x0: torch.Tensor) -> list[Any]:
         return ["".join("ABCD"[v] for v in row) for row in x0.tolist()]

@@ -1,0 +1,41 @@
+"""The math task's calibration set, the --hard-exposure forms and the label-free answer key."""
+from __future__ import annotations
+
+import argparse
+from fractions import Fraction
+
+import pytest
+import torch
+
+from tasks.math import instances, rewards, tokens
+from tasks.math.pretrain import parse_exposure
+
+
+def test_calibration_set_is_paired_and_shares_no_text_with_the_committed_splits():
+    cal = instances.calibration_problems()
+    committed = {p.problem for p in instances.problems()}
+    assert cal and len(cal) % 3 == 0
+    assert not {p.problem for p in cal} & committed
+    for o, s, h in zip(cal[0::3], cal[1::3], cal[2::3]):
+        assert (o.split, s.split, h.split) == ("original", "simple", "hard")
+        assert o.problem_id == s.problem_id == h.problem_id
+    assert {p.family for p in cal} == {p.family for p in instances.problems()}  # every family is calibrated
+
+
+def test_hard_exposure_forms():
+    assert parse_exposure("0.02") == 0.02
+    assert parse_exposure("LIN=0.02, MINSQ=0") == {"LIN": 0.02, "MINSQ": 0.0}
+    with pytest.raises(argparse.ArgumentTypeError, match="families: "):
+        parse_exposure("LINEAR=0.1")
+
+
+def test_answer_key_reads_the_final_answer_only_and_gives_none_when_it_does_not_parse():
+    rows = tokens.encode_batch(["4*x+13=45"] * 3, ["45-13=32;32/4=8#8", "45-13=30;30/4=8#8", "9+=2332#"])
+    keys = rewards.answer_key(rows)
+    assert keys[0] == keys[1] == (Fraction(8),)  # different (wrong) steps, same final answer: one vote
+    assert keys[2] is None
+    masked = rows[:1].clone()
+    hash_at = masked[0].tolist().index(tokens.VOCAB.index("#"))
+    masked[0, hash_at + 1] = tokens.MASK_ID  # the answer digit still masked
+    assert rewards.answer_key(masked) == [None]
+    assert rewards.answer_key(torch.full((1, tokens.L), tokens.MASK_ID)) == [None]
