@@ -30,6 +30,7 @@ SEEDS = V.arg_type(V.seeds, "seeds")
 DEVICE = V.arg_type(V.device, "device")
 BUDGET = V.arg_type(V.budget, "budget")
 OUT = V.arg_type(V.out_dir, "folder")
+BASE = V.arg_type(V.base, "base")
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -49,6 +50,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                    help="method config override, typed by the config field and checked against its range "
                         "(repeatable; `bench ls methods` lists the keys)")
+    p.add_argument("--base", type=BASE, default=None, metavar="KIND:W[@LO-HI]",
+                   help="run the method on a quality-guided base prediction (cfg, pag or autoguidance at scale W, "
+                        "optionally only for LO < 1 - i/T <= HI), e.g. pag:3; its forwards count in the budget")
     p.add_argument("--device", type=DEVICE, default="cpu", help="torch device: cpu, cuda or cuda:K")
     p.add_argument("--tiny", action="store_true", help="use the task's tiny random-weight variant")
     p.add_argument("--no-progress", action="store_true", help="hide progress (bars on a terminal, lines otherwise)")
@@ -113,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=POS, default=6, help="search rounds")
     p.add_argument("--beam", type=POS, default=2, help="configs kept per round")
     p.add_argument("--out", type=OUT, default=Path("runs/tuning"), help="trial records")
+    p.add_argument("--base", type=BASE, default=None, metavar="KIND:W[@LO-HI]",
+                   help="run the method on a quality-guided base prediction (cfg, pag or autoguidance at scale W, "
+                        "optionally only for LO < 1 - i/T <= HI), e.g. pag:3; its forwards count in the budget")
     p.add_argument("--device", type=DEVICE, default="cpu", help="torch device: cpu, cuda or cuda:K")
     p = _sub(sub, "calibrate", "measure c_b, c_r, c_rg (forward-equivalents) and write the task's file")
     p.add_argument("--task", required=True, help="task name")

@@ -20,14 +20,17 @@ def _summary(rec: dict) -> str:
     usage = rec.get("usage", {})
     per = usage.get("cost_per_sample", usage.get("min_cost_per_sample", 0))
     tail = f" error={rec['error'].splitlines()[0]}" if rec.get("error") else ""
-    return (f"task={rec['task']} objective={rec['objective']} method={rec['method']} budget={rec['budget']['name']} "
+    base = f" base={rec['base']}" if rec.get("base") else ""
+    return (f"task={rec['task']} objective={rec['objective']} method={rec['method']}{base} "
+            f"budget={rec['budget']['name']} "
             f"seed={rec['seed']} status={rec['status']}{score} proxy={m.get('proxy', float('nan')):.4g} "
             f"cost/sample={per:.1f} wall={rec.get('usage', {}).get('wall_s', 0):.1f}s{tail}")
 
 
 def _cell(args, task: str, method: str, objective: str | None, budget: str, seed: int) -> Cell:
     return Cell(task=task, method=method, objective=objective, budget=budget, seed=seed, n=args.n,
-                steps=args.steps, overrides=args.overrides[method], device=args.device, tiny=args.tiny)
+                steps=args.steps, overrides=args.overrides[method], device=args.device, tiny=args.tiny,
+                base=args.base)
 
 
 def _check(args: argparse.Namespace, tasks: list[str], methods: list[str], objectives: list[str]) -> None:

@@ -26,6 +26,11 @@ from bench.runner import Cell, build_task, calibration, execute, parse_budget, p
 from bench.task import Objective, Task
 
 TOYS = {"gmm": "linear", "toyseq": "pattern"}  # the exact toys every method is checked on (one per family)
+
+
+def toy_objective(method: Method, task: str) -> str:
+    """The objective ``method`` is checked on in toy ``task``: its own choice (a conditional one for cfg) or TOYS'."""
+    return method.toy_objectives.get(task, TOYS[task])
 N, STEPS = 4, 8
 
 
@@ -178,8 +183,9 @@ class MethodProbe:
         for task in TOYS:
             t = build_task(task, False, "cpu", self.cache)
             try:
-                obj = t.objective(TOYS[task])
+                obj = t.objective(toy_objective(self.method, task))
                 self.method.check(t.family_kind, obj.grad_proxy is not None, obj.answer is not None)
+                self.method.check_task(t, obj)
                 ok.append(task)
             except Incompatible:
                 pass
@@ -188,12 +194,13 @@ class MethodProbe:
     def fits(self, task: str, budget: float = 8.0) -> bool:
         """Whether one chain of the method fits ``budget`` on ``task`` (else the runner refuses the cell)."""
         t = build_task(task, False, "cpu", self.cache)
-        cal = calibration(t, t.objective(TOYS[task]))
+        cal = calibration(t, t.objective(toy_objective(self.method, task)))
         cfg = self.method.for_budget(self.method.config(), budget, STEPS, cal)
         return plan_budget(self.method, cfg, STEPS, N, budget, cal).min_cost <= budget * STEPS
 
     def run(self, task: str, **kw: Any):
-        return metered_run(task, self.name, objective=TOYS[task], n=N, steps=STEPS, cache=self.cache, **kw)
+        return metered_run(task, self.name, objective=toy_objective(self.method, task), n=N, steps=STEPS,
+                           cache=self.cache, **kw)
 
 
 def method_metadata(p: MethodProbe) -> None:
@@ -227,7 +234,7 @@ def method_cost(p: MethodProbe) -> None:
     m = p.method
     for task in p.toys:
         t = build_task(task, False, "cpu", p.cache)
-        cal = calibration(t, t.objective(TOYS[task]))
+        cal = calibration(t, t.objective(toy_objective(m, task)))
         floor = m.cost(m.for_budget(m.config(), 1.0, STEPS, cal), STEPS, cal)
         for b in (1.0, 4.0, 16.0):
             cfg = m.for_budget(m.config(), b, STEPS, cal)
@@ -249,7 +256,7 @@ def method_budget(p: MethodProbe) -> None:
                 continue
             raise AssertionError(f"{task}: one chain costs more than 8x but the run did not refuse")
         out, meter, cfg, t = p.run(task, budget="8x")
-        plan = plan_budget(m, cfg, STEPS, N, 8.0, calibration(t, t.objective(TOYS[task])))
+        plan = plan_budget(m, cfg, STEPS, N, 8.0, calibration(t, t.objective(toy_objective(m, task))))
         assert out.x0.shape[0] == N, f"{task}: {out.x0.shape[0]} samples returned, {N} asked"
         assert meter.cost() <= 8 * STEPS * N + 1e-6, f"{task}: cost {meter.cost()} over the cap {8 * STEPS * N}"
         if not m.anytime:

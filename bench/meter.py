@@ -81,10 +81,11 @@ class Meter:
     backward: int = 0
     reward_calls: int = 0
     grad_reward_calls: int = 0
+    weak_nfe: float = 0.0  # forward-equivalents of a cheaper weak model's rows (autoguidance)
     started: float = field(default_factory=time.perf_counter)
 
     def counts(self) -> Counts:
-        return Counts(self.nfe, self.backward, self.reward_calls, self.grad_reward_calls)
+        return Counts(self.nfe + self.weak_nfe, self.backward, self.reward_calls, self.grad_reward_calls)
 
     def cost(self) -> float:
         """Forward-equivalents spent so far."""
@@ -100,6 +101,11 @@ class Meter:
         self.nfe += rows
         self.calls += 1
         self._check("forward")
+
+    def add_weak(self, equivalents: float) -> None:
+        self.weak_nfe += equivalents
+        self.calls += 1
+        self._check("weak-model forward")
 
     def add_backward(self, rows: int) -> None:
         self.backward += rows
@@ -117,7 +123,9 @@ class Meter:
         d = asdict(self)
         d.pop("cap"), d.pop("started"), d.pop("cal")
         d["wall_s"] = round(time.perf_counter() - self.started, 4)
-        d["nfe_equiv"] = self.nfe + 2 * self.backward
+        if not d["weak_nfe"]:
+            d.pop("weak_nfe")  # only autoguidance runs carry it
+        d["nfe_equiv"] = self.nfe + self.weak_nfe + 2 * self.backward
         d["cost"] = round(self.cost(), 6)
         if n:
             d["cost_per_sample"] = round(self.cost() / n, 6)
@@ -125,19 +133,25 @@ class Meter:
 
 
 class CountedNet(nn.Module):
-    """Wraps a network: counts every row of every forward, and every row a gradient flows back through."""
+    """Wraps a network: counts every row of every forward, and every row a gradient flows back through.
+    ``weight``: forward-equivalents of one row (1 for the task's network; an autoguidance weak model counts at
+    its own relative cost, into ``Meter.weak_nfe``). Keyword inputs (a label) pass through."""
 
-    def __init__(self, net: nn.Module, meter: Meter) -> None:
+    def __init__(self, net: nn.Module, meter: Meter, weight: float = 1.0) -> None:
         super().__init__()
         self.inner = net
         self.meter = meter
+        self.weight = float(weight)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor, **kw) -> torch.Tensor:
         rows = x.shape[0]
-        self.meter.add_forward(rows)
-        out = self.inner(x, t)
+        if self.weight == 1.0:
+            self.meter.add_forward(rows)
+        else:
+            self.meter.add_weak(rows * self.weight)
+        out = self.inner(x, t, **kw)
         if out.requires_grad:
-            out.register_hook(lambda g: self.meter.add_backward(rows))
+            out.register_hook(lambda g: self.meter.add_backward(rows * self.weight))
         return out
 
 

@@ -77,6 +77,7 @@ class Context:
     progress: Callable[[Iterable, str], Iterable] = lambda it, desc="": it
     diagnostics: dict[str, Any] = field(default_factory=dict)
     answer: Callable[[torch.Tensor, torch.Tensor], list] | None = None  # (x0, owner) -> answer key per row, uncounted
+    quality: Any = None  # bench.quality.QualitySource: the model's own guidance branches (cfg, pag, autoguidance)
 
     def owners(self, per: int = 1) -> torch.Tensor:
         """Owner ids of ``per`` rows for each returned sample, sample-major: (n·per,)."""
@@ -101,6 +102,8 @@ class Method(ABC):
     supports: ClassVar[frozenset[str]] = frozenset({"continuous", "discrete"})
     needs_grad: ClassVar[bool] = False
     needs_answer: ClassVar[bool] = False  # reads the objective's answer key (self-consistency)
+    toy_objectives: ClassVar[dict[str, str]] = {}  # exact toy -> objective the contract checks it on (default TOYS)
+    quality: ClassVar[bool] = False  # is itself quality guidance (bench.quality): never run on a --base
     reward_free: ClassVar[bool] = False  # never calls the proxy at any budget (it cannot be expected to raise it)
     population: ClassVar[bool] = False  # couples the particles of a population
     anytime: ClassVar[bool] = False  # spends its budget step by step: counts() is a bound, not an exact prediction
@@ -125,6 +128,11 @@ class Method(ABC):
         if self.needs_answer and not has_answer:
             raise Incompatible(f"{self.key} needs the objective's answer key (a task with final answers); "
                                "this objective has none")
+
+    def check_task(self, task: Any, objective: Any) -> None:
+        """Raise Incompatible when ``task`` / ``objective`` lacks a capability the method needs beyond the family
+        kind and gradients (e.g. a condition label for cfg); the default needs nothing."""
+        return None
 
     @abstractmethod
     def counts(self, cfg: Any, steps: int) -> Counts:

@@ -1,14 +1,47 @@
 """Network backbones shared by task packages (a task's ``net.py`` names and configures one for its data)."""
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
+
+
+def identity_attention(mha: nn.MultiheadAttention, h: torch.Tensor) -> torch.Tensor:
+    """Self-attention with its map replaced by the identity (PAG; softmax(QKᵀ) -> I): ``out_proj(V)``,
+    (B, L, d) -> (B, L, d). Every query attends to itself only, so the output is the value projection."""
+    d = mha.embed_dim
+    w_v = mha.in_proj_weight[2 * d:]  # (d, d) the V block of the packed in-projection
+    b_v = mha.in_proj_bias[2 * d:] if mha.in_proj_bias is not None else None
+    return mha.out_proj(F.linear(h, w_v, b_v))  # (B, L, d)
+
+
+class PerturbableLayer(nn.TransformerEncoderLayer):
+    """``nn.TransformerEncoderLayer`` (same parameters and state-dict keys) with a ``perturb`` switch: when set,
+    the self-attention block is ``identity_attention`` (the perturbed branch of PAG); otherwise unchanged."""
+
+    perturb: bool = False
+
+    def forward(self, src: torch.Tensor, src_mask=None, src_key_padding_mask=None, is_causal: bool = False):
+        if not self.perturb:
+            return super().forward(src, src_mask, src_key_padding_mask, is_causal=is_causal)
+        x = src  # (B, L, d)
+        if self.norm_first:
+            x = x + self.dropout1(identity_attention(self.self_attn, self.norm1(x)))
+            return x + self._ff_block(self.norm2(x))
+        x = self.norm1(x + self.dropout1(identity_attention(self.self_attn, x)))
+        return self.norm2(x + self._ff_block(x))
 
 
 class TokenTransformer(nn.Module):
     """Bidirectional pre-LN transformer MDLM denoiser: (B, L) ids in [0, V] (V = [MASK]) or a (B, L, V+1) soft
     one-hot (the differentiable path; the embedding is ``onehot @ embedding.weight``) -> logits (B, L, V).
-    Time-agnostic (absorbing-state diffusion needs no t input); ``t`` is accepted and ignored."""
+    Time-agnostic (absorbing-state diffusion needs no t input); ``t`` is accepted and ignored.
+
+    PAG switch: ``with net.attention_perturbed(): ...`` runs the ``pag_layers`` (default: the middle layer) with
+    identity self-attention (``PerturbableLayer``); the weights are untouched."""
 
     def __init__(self, vocab: int, length: int, d: int = 128, layers: int = 4, heads: int = 4,
                  ff: int = 4, dropout: float = 0.0) -> None:
@@ -17,11 +50,23 @@ class TokenTransformer(nn.Module):
         self.config = dict(vocab=vocab, length=length, d=d, layers=layers, heads=heads, ff=ff)
         self.embed = nn.Embedding(vocab + 1, d)
         self.pos = nn.Parameter(torch.randn(length, d) * 0.02)
-        layer = nn.TransformerEncoderLayer(d, heads, ff * d, dropout, activation="gelu",
-                                           batch_first=True, norm_first=True)
+        layer = PerturbableLayer(d, heads, ff * d, dropout, activation="gelu", batch_first=True, norm_first=True)
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(d)
         self.head = nn.Linear(d, vocab)
+        self.pag_layers: tuple[int, ...] = (layers // 2,)  # PAG's perturbed layers (one middle layer)
+
+    @contextlib.contextmanager
+    def attention_perturbed(self) -> Iterator[None]:
+        """Within the block, the ``pag_layers`` use identity self-attention."""
+        chosen = [self.encoder.layers[i] for i in self.pag_layers]
+        for layer in chosen:
+            layer.perturb = True
+        try:
+            yield
+        finally:
+            for layer in chosen:
+                layer.perturb = False
 
     def forward(self, x: torch.Tensor, t: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (B, L, V). ``x``: (B, L) long ids or (B, L, V+1) float probabilities; ``t`` unused."""

@@ -45,6 +45,7 @@ class Cell:
     overrides: dict[str, Any] = field(default_factory=dict)
     device: str = "cpu"
     tiny: bool = False
+    base: str | None = None  # a quality-guided base prediction (``bench.quality.parse_base``: "pag:3")
 
 
 def parse_budget(text: str) -> float:
@@ -118,10 +119,28 @@ def resolve(cell: Cell, task: Task) -> tuple[Any, Any, Any, int, int]:
     lam = {"lam": objective.target_lam} if objective.target_lam is not None and _has_lam(method) else {}
     overrides = validate.normalise(method, cell.overrides)
     cfg = method.config(**{**tuned_config(task.name, method.key), **lam, **overrides})
-    cfg = method.for_budget(cfg, parse_budget(cell.budget), steps, calibration(task, objective))
+    cfg = method.for_budget(cfg, parse_budget(cell.budget) / base_factor(cell, task, steps), steps,
+                            calibration(task, objective))
     if overrides:
         cfg = method.config(**{**dataclasses.asdict(cfg), **overrides})
     return objective, method, cfg, steps, n
+
+
+def base_spec(cell: Cell):
+    """The cell's quality-guided base (``bench.quality.QualitySpec``) or None."""
+    from bench.quality import parse_base
+    return parse_base(cell.base) if cell.base else None
+
+
+def base_factor(cell: Cell, task: Task, steps: int) -> float:
+    """Forward-equivalents of one base prediction per plain forward, averaged over the schedule (1 without a
+    base): a method on a quality base is sized at budget / factor, so the doubled forwards stay inside the cap."""
+    spec = base_spec(cell)
+    if spec is None:
+        return 1.0
+    weak = task.autoguide() if spec.kind == "autoguidance" else None
+    extra = weak[1] if weak is not None else 1.0
+    return 1.0 + extra * sum(spec.active_steps(steps)) / steps
 
 
 def _has_lam(method) -> bool:
@@ -164,6 +183,8 @@ def _record_base(cell: Cell, task: Task, objective, method, cfg, steps: int, n: 
     payload = {"task": task.name, "task_version": task.version, "tiny": cell.tiny, "objective": objective.name,
                "method": method.key, "method_version": method.version, "config": dataclasses.asdict(cfg),
                "budget": cell.budget, "steps": steps, "n": n, "weights_sha256": weights_sha256(task)}
+    if cell.base:  # only based cells carry the key, so every other record's hash is unchanged
+        payload["base"] = base_spec(cell).label()
     hashed = {**payload, "calibration": dataclasses.asdict(calibration(task, objective))}  # prices set the widths
     key = f"{task.name}|{objective.name}|{method.key}|{cell.budget}|{cell.seed}"
     return {"schema_version": SCHEMA_VERSION, "run_id": "", "git_sha": sha, "git_dirty": dirty, **payload,
@@ -204,12 +225,16 @@ def _run_claimed(rec: dict[str, Any], cell: Cell, task: Task, objective, method,
     """Run a claimed cell and append its record."""
     rec["run_id"] = f"{rec['cell'].replace('|', '_')}_{rec['config_hash'][:8]}_{uuid.uuid4().hex[:6]}"
     cal = calibration(task, objective)
-    plan = plan_budget(method, cfg, steps, n, parse_budget(cell.budget), cal)
+    factor = base_factor(cell, task, steps)
+    plan = plan_budget(method, cfg, steps, n, parse_budget(cell.budget) / factor, cal)
     rec["budget"].update(calibration=dataclasses.asdict(cal), chains=plan.chains)
-    meter = Meter(cap=plan.per_sample * n, cal=cal)
+    if cell.base:
+        rec["budget"]["base_factor"] = round(factor, 6)
+    meter = Meter(cap=plan.per_sample * factor * n, cal=cal)
     min_cost = None
     try:
         method.check(task.family_kind, objective.grad_proxy is not None, objective.answer is not None)
+        method.check_task(task, objective)
         plan.check()
         _sample_and_score(rec, cell, task, objective, method, cfg, steps, n, meter, out, show_progress, plan)
         rec["status"] = "ok"
@@ -230,13 +255,21 @@ def _run_claimed(rec: dict[str, Any], cell: Cell, task: Task, objective, method,
 
 
 def sample(task: Task, objective, method, cfg, n: int, steps: int, seed: int, meter: Meter,
-           show_progress: bool = False, chains: int = 1):
+           show_progress: bool = False, chains: int = 1, base=None):
     """Run ``method`` through the meter: the family's network and the rewards are counted before the method sees
     them; with ``chains`` = k > 1, k independent chains per returned sample (streams ``chain_streams``) and the
-    best by the proxy. ``ctx.budget`` is the meter's cap per returned sample. Returns (output, instance index of
-    each returned sample)."""
+    best by the proxy. ``ctx.budget`` is the meter's cap per returned sample. ``base`` (a QualitySpec): the
+    method runs on the quality-guided prediction (``bench.quality``). Returns (output, instance index of each
+    returned sample)."""
+    from bench.quality import QualitySource
     family = task.build_family()
-    family.net = CountedNet(family.net, meter)
+    raw = family.net
+    family.net = CountedNet(raw, meter)
+    quality = QualitySource(family.net, raw, task.condition(objective), task.autoguide, meter)
+    if base is not None:
+        if method.quality:
+            raise Incompatible(f"{method.key} is itself quality guidance; it does not run on a --base")
+        family = quality.family(family, base, steps)
     owner_instance = torch.arange(n) % objective.n_instances  # (n,)
     inst = owner_instance.repeat(chains)  # (n·k,) chain-major: row c·n + j is chain c of sample j
     if hasattr(family, "owner_instance"):  # a family with per-instance state (prompts) reads each stream's from here
@@ -245,6 +278,7 @@ def sample(task: Task, objective, method, cfg, n: int, steps: int, seed: int, me
     streams = Streams(seed, range(n), task.device) if chains == 1 else chain_streams(seed, n, chains, task.device)
     answer = (lambda x0, owner: objective.answer(x0, inst.to(owner.device)[owner])) if objective.answer else None
     ctx = Context(family=family, reward=CountedReward(objective.proxy, meter, inst), streams=streams, answer=answer,
+                  quality=quality,
                   n=n * chains, steps=steps, grad_reward=CountedReward(diff, meter, inst) if diff else None,
                   progress=progress(show_progress), calibration=meter.cal,
                   budget=None if meter.cap is None else (meter.cap - (chains > 1) * n * chains * meter.cal.c_r)
@@ -259,7 +293,8 @@ def sample(task: Task, objective, method, cfg, n: int, steps: int, seed: int, me
 def _sample_and_score(rec, cell, task, objective, method, cfg, steps, n, meter, out, show_progress,
                       plan: BudgetPlan) -> None:
     t0 = time.perf_counter()
-    result, instance = sample(task, objective, method, cfg, n, steps, cell.seed, meter, show_progress, plan.chains)
+    result, instance = sample(task, objective, method, cfg, n, steps, cell.seed, meter, show_progress, plan.chains,
+                              base_spec(cell))
     sample_s = time.perf_counter() - t0
     metrics, rows = task.evaluate(objective, result.x0.detach(), instance)
     metrics = {**metrics, **population_metrics(result, method)}

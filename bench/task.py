@@ -107,6 +107,17 @@ class Task(ABC):
                  instance: torch.Tensor) -> tuple[dict[str, float], list[dict[str, Any]]]:
         """Metrics of a finished batch, plus one JSON-able row per sample (decoded object, proxy, oracle)."""
 
+    # -- quality guidance (bench.quality): optional capabilities -------------------------------------------
+    def condition(self, objective: Objective) -> int | None:
+        """The label ``objective`` conditions on, fed to the network as ``label=`` by CFG's strong branch (the
+        network then has a ``null_label``); None when the objective is not a condition the network knows."""
+        return None
+
+    def autoguide(self) -> tuple[torch.nn.Module, float] | None:
+        """Autoguidance's weak model (called like the family's network) and its forward cost relative to that
+        network; None when the task ships none."""
+        return None
+
     @classmethod
     def objective_meta(cls, objective: Objective) -> dict[str, Any]:
         """The record's ``objective_meta``: exact_proxy, target_lam and the task's naturalness metric names."""

@@ -251,3 +251,12 @@ def objectives(specs: list[str], task_objectives: dict[str, list[str]], accepts:
         if task_objectives and not any(accepts(spec, objs) for objs in task_objectives.values()):
             known = "; ".join(f"{t}: {' '.join(o)}" for t, o in task_objectives.items())
             raise InputError(f"objective {spec!r} is taken by none of the selected tasks ({known})")
+
+
+def base(text: str) -> str:
+    """A quality-guided base (``bench.quality.parse_base``): returns its canonical spelling; InputError otherwise."""
+    from bench.quality import parse_base
+    try:
+        return parse_base(text).label()
+    except ValueError as err:
+        raise InputError(str(err)) from None

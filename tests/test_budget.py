@@ -13,7 +13,7 @@ import json
 import pytest
 import torch
 from conftest import run_method
-from test_methods import TOYS, _compatible
+from test_methods import TOYS, _compatible, toy_objective
 
 from bench import registry
 from bench.calibrate import calibration_path, load
@@ -32,7 +32,7 @@ WIDTH = {"best-of-n": "N", "svdd": "M", "treeg-sc": "A", "treeg-sd": "A", "treeg
 
 def _setup(task: str, method: str, budget: str):
     t = build_task(task, False, "cpu")
-    obj = t.objective(TOYS[task])
+    obj = t.objective(toy_objective(method, task))
     m, cal, b = registry.methods().get(method), calibration(t, obj), parse_budget(budget)
     cfg = m.for_budget(m.config(), b, STEPS, cal)
     return m, cal, b, cfg, plan_budget(m, cfg, STEPS, N, b, cal)
@@ -48,9 +48,10 @@ def test_metered_cost_matches_the_cost_model_and_fills_the_budget(task, method, 
     cap = b * STEPS
     if plan.min_cost > cap:
         with pytest.raises(OverBudgetMin):
-            run_method(task, method, objective=TOYS[task], n=N, steps=STEPS, budget=budget)
+            run_method(task, method, objective=toy_objective(method, task), n=N, steps=STEPS, budget=budget)
         return
-    out, meter, got_cfg, _ = run_method(task, method, objective=TOYS[task], n=N, steps=STEPS, budget=budget)
+    out, meter, got_cfg, _ = run_method(task, method, objective=toy_objective(method, task), n=N, steps=STEPS,
+                                        budget=budget)
     assert got_cfg == cfg and out.x0.shape[0] == N
     assert meter.cost() <= cap * N + 1e-6
     if not m.anytime:  # dts: bounded by the cap, not predicted exactly

@@ -7,7 +7,11 @@ Objectives and the λ each is scored at (``TARGET_LAM``):
 * ``bump`` r(x) = exp(−|x − c|²/(2w²)) with c = (2, 2), w = 0.5, in [0, 1], differentiable, λ = 4: strong enough
   that the target moves most mass to the small (weight 0.1) component under the bump (mean (−0.30, −0.50) ->
   (0.97, 0.88), E r 0.05 -> 0.46) while keeping mass on the other modes, so collapsing onto c is not exact.
-Exact samples: the analytic mixture (linear), or rejection from p with acceptance exp(λ(r − 1)) (bounded r ≤ 1).
+* ``label=k`` (k = 0..4) r(x) = log p(k | x), the exact component posterior, differentiable, λ = 1: the tilted
+  target p(x)·p(k | x) / π_k is component k itself, N(μ_k, s² I). The condition of classifier-free guidance
+  (the analytic denoiser takes ``label``), so CFG and the reward methods aim at the same exact target.
+Exact samples: the analytic mixture (linear), component k (label), or rejection from p with acceptance
+exp(λ(r − 1)) (bounded r ≤ 1).
 """
 from __future__ import annotations
 
@@ -40,9 +44,25 @@ def bump_reward(x0: torch.Tensor, instance: torch.Tensor) -> torch.Tensor:
     return torch.exp(-d2 / (2 * BUMP_W**2))
 
 
+def label_of(name: str) -> int | None:
+    """k of an objective name ``label=k`` (0 <= k < K), None for any other name."""
+    head, _, k = name.partition("=")
+    return int(k) if head == "label" and k.isdigit() and int(k) < len(MEANS) else None
+
+
+def label_reward(k: int):
+    """r(x) = log p(k | x) under the clean mixture: (N,) <= 0, differentiable."""
+    def fn(x0: torch.Tensor, instance: torch.Tensor) -> torch.Tensor:
+        d2 = (x0.unsqueeze(1) - MEANS.to(x0)).pow(2).sum(-1)  # (N, K)
+        logj = WEIGHTS.to(x0).log() - 0.5 * d2 / STD**2  # (N, K) joint up to a shared constant
+        return logj[:, k] - torch.logsumexp(logj, 1)
+    return fn
+
+
 # name -> (reward, differentiable, bounded above by 1)
 REWARDS = {"linear": (linear_reward, True, False), "region": (region_reward, False, True),
            "bump": (bump_reward, True, True)}
+LABEL_LAM = 1.0  # label=k objectives: p·p(k|x) is component k exactly
 
 
 def tilted_linear(alpha: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -76,8 +96,13 @@ def _mixture(weights: torch.Tensor, means: torch.Tensor, n: int, gen: torch.Gene
 
 def exact_samples(name: str, n: int, seed: int, lam: float | None = None) -> torch.Tensor:
     """n exact draws of the tilted target of objective ``name`` at λ (default ``TARGET_LAM``): (n, 2) float64."""
-    lam = TARGET_LAM[name] if lam is None else lam
     gen = torch.Generator().manual_seed(seed)
+    k = label_of(name)
+    if k is not None:
+        if lam not in (None, LABEL_LAM):
+            raise ValueError(f"{name}: exact samples exist at λ = 1 only (component {k})")
+        return MEANS[k].double() + STD * torch.randn(n, 2, generator=gen, dtype=torch.float64)
+    lam = TARGET_LAM[name] if lam is None else lam
     fn, _, bounded = REWARDS[name]
     if not bounded:
         return _mixture(*tilted_linear(1.0 / lam), n, gen)
@@ -99,7 +124,9 @@ def reference(name: str) -> torch.Tensor:
 
 @lru_cache(maxsize=None)
 def target_mean(name: str) -> torch.Tensor:
-    """Exact mean of the tilted target at ``TARGET_LAM``: analytic (linear) or grid quadrature (bounded), (2,)."""
+    """Exact mean of the tilted target at ``TARGET_LAM``: analytic (linear, label) or grid quadrature, (2,)."""
+    if label_of(name) is not None:
+        return MEANS[label_of(name)].double()
     fn, _, bounded = REWARDS[name]
     if not bounded:
         return tilted_mean(1.0 / TARGET_LAM[name])

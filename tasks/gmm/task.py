@@ -24,6 +24,7 @@ from bench.task import MetricMeta, Objective, Task
 from tasks.gmm.metrics import energy_floor, energy_to_target
 from tasks.gmm.objectives import (  # noqa: F401  (re-exported for tests and scripts)
     BOX,
+    LABEL_LAM,
     LINEAR_A,
     MEANS,
     REWARDS,
@@ -31,6 +32,8 @@ from tasks.gmm.objectives import (  # noqa: F401  (re-exported for tests and scr
     TARGET_LAM,
     WEIGHTS,
     density_grid,
+    label_of,
+    label_reward,
     linear_reward,
     region_reward,
     target_mean,
@@ -38,21 +41,33 @@ from tasks.gmm.objectives import (  # noqa: F401  (re-exported for tests and scr
     tilted_mean,
 )
 
+WEAK_STD = 0.8  # autoguidance's weak model: the same means and weights, blurrier components
+
 
 class AnalyticEps(nn.Module):
-    """ε(x_t, t) of the mixture, exact."""
+    """ε(x_t, t) of the mixture, exact; ``label`` (B,) = k restricts it to component k (the conditional model),
+    ``null_label`` (= K, the default) is the whole mixture. ``std`` other than STD is a blurred model of the same
+    data (gmm's autoguidance weak model)."""
 
-    def __init__(self, schedule: str = "cosine") -> None:
+    null_label = len(MEANS)
+
+    def __init__(self, schedule: str = "cosine", std: float = STD) -> None:
         super().__init__()
         self.register_buffer("abar", gaussian_alphas_bar(schedule).float())
+        self.std = std
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor, label: torch.Tensor | None = None) -> torch.Tensor:
         a = self.abar[t.long()].view(-1, 1, 1)  # (B, 1, 1)
-        mu, var = MEANS.to(x) * a.sqrt(), STD**2 * a + 1 - a  # (B, K, 2), (B, 1, 1)
+        s2 = self.std**2
+        mu, var = MEANS.to(x) * a.sqrt(), s2 * a + 1 - a  # (B, K, 2), (B, 1, 1)
         d = x.unsqueeze(1) - mu  # (B, K, 2)
         logw = WEIGHTS.to(x).log() - 0.5 * d.pow(2).sum(-1) / var.squeeze(-1)  # (B, K)
+        if label is not None:  # a conditional row keeps only its component
+            k = torch.arange(len(MEANS), device=x.device)  # (K,)
+            off = (label.view(-1, 1) != k) & (label.view(-1, 1) != self.null_label)  # (B, K)
+            logw = logw.masked_fill(off, -torch.inf)
         w = torch.softmax(logw, 1).unsqueeze(-1)  # (B, K, 1)
-        x0 = (w * (MEANS.to(x) + a.sqrt() * STD**2 / var * d)).sum(1)  # (B, 2)
+        x0 = (w * (MEANS.to(x) + a.sqrt() * s2 / var * d)).sum(1)  # (B, 2)
         return eps_from_x0(x, a.view(-1, 1), x0)  # (B, 2) the family's conversion, ᾱ per row
 
 
@@ -78,20 +93,34 @@ class GMMTask(Task):
 
     @classmethod
     def objectives(cls) -> list[str]:
-        return list(REWARDS)
+        return [*REWARDS, "label=<k>"]
 
     def build_family(self) -> GaussianFamily:
         return GaussianFamily(AnalyticEps().to(self.device), (2,), schedule="cosine", eta=1.0, prediction="eps",
                               spacing="linspace")
 
     def objective(self, spec: str) -> Objective:
+        k = label_of(spec)
+        if k is not None:
+            r = Reward(spec, label_reward(k), differentiable=True, role="proxy", floor=-math.inf)
+            return Objective(spec, r, Reward(spec, label_reward(k), differentiable=True, role="oracle"),
+                             main_metric="energy", grad_proxy=r, exact_proxy=True, target_lam=LABEL_LAM)
         if spec not in REWARDS:
-            raise ValueError(f"gmm has no objective {spec!r}; choose from {self.objectives()}")
+            raise ValueError(f"gmm has no objective {spec!r}; choose from {', '.join(REWARDS)} or label=k "
+                             f"(k = 0..{len(MEANS) - 1})")
         fn, diff, _ = REWARDS[spec]
         proxy = Reward(spec, fn, differentiable=diff, role="proxy", floor=-math.inf)
         oracle = Reward(spec, fn, differentiable=diff, role="oracle")
         return Objective(spec, proxy, oracle, main_metric="energy", grad_proxy=proxy if diff else None,
                          exact_proxy=True, target_lam=TARGET_LAM[spec])
+
+    def condition(self, objective: Objective) -> int | None:
+        """label=k conditions the analytic model on component k (CFG's strong branch)."""
+        return label_of(objective.name)
+
+    def autoguide(self) -> tuple[nn.Module, float]:
+        """A blurred model of the same mixture (component std WEAK_STD > STD), at the same cost."""
+        return AnalyticEps(std=WEAK_STD).to(self.device), 1.0
 
     def decode(self, x0: torch.Tensor) -> list[Any]:
         return [tuple(round(v, 5) for v in row) for row in x0.tolist()]

@@ -12,10 +12,11 @@ variation between the empirical distribution of the returned samples and that pm
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -28,6 +29,7 @@ from bench.task import MetricMeta, Objective, Task
 L, V = 6, 4
 P_INIT = torch.tensor([0.4, 0.3, 0.2, 0.1], dtype=torch.float64)
 STAY = 0.85
+WEAK_STAY = 0.6  # autoguidance's weak model: the same chain, less sticky
 MOTIF = (1, 2, 3)
 PATTERN = (0, 1, 2, 3, 0, 1)  # every position switches token: rare under the chain (stay 0.85)
 TARGET_LAM = 1.0  # λ of the tilted target p·exp(λ r) every objective is scored against
@@ -99,10 +101,10 @@ def seq_index(x0: torch.Tensor) -> torch.Tensor:
     return (x0.cpu() * (V ** torch.arange(L - 1, -1, -1))).sum(-1)
 
 
-def transition() -> torch.Tensor:
+def transition(stay: float = STAY) -> torch.Tensor:
     """Markov transition matrix (V, V)."""
-    trans = torch.full((V, V), (1 - STAY) / (V - 1), dtype=torch.float64)
-    return trans.fill_diagonal_(STAY)
+    trans = torch.full((V, V), (1 - stay) / (V - 1), dtype=torch.float64)
+    return trans.fill_diagonal_(stay)
 
 
 class ExactDenoiser(nn.Module):
@@ -110,14 +112,31 @@ class ExactDenoiser(nn.Module):
     (B, L, V+1). Position ℓ's evidence for token v is X[ℓ, M] + X[ℓ, v] (1 when masked, 1[v = token] when
     revealed), which is the enumeration formula factorised along the chain."""
 
-    def __init__(self) -> None:
+    def __init__(self, stay: float = STAY) -> None:
         super().__init__()
         self.register_buffer("init", P_INIT.float())  # (V,)
-        self.register_buffer("trans", transition().float())  # (V, V)
+        self.register_buffer("trans", transition(stay).float())  # (V, V)
+        self.context_free = False
+
+    @contextlib.contextmanager
+    def attention_perturbed(self) -> Iterator[None]:
+        """PAG's perturbed branch, exactly: with identity attention no position sees another, so inside the block
+        each position's prediction uses its own token only (its chain marginal times its evidence)."""
+        self.context_free = True
+        try:
+            yield
+        finally:
+            self.context_free = False
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         xs = F.one_hot(x, V + 1).float() if x.dim() == 2 else x  # (B, L, V+1)
         ev = xs[:, :, V:] + xs[:, :, :V]  # (B, L, V) evidence
+        if self.context_free:
+            prior = [self.init]
+            for _ in range(1, L):
+                prior.append(prior[-1] @ self.trans)
+            marg = torch.stack(prior)[None] * ev  # (B, L, V)
+            return (marg / marg.sum(-1, keepdim=True).clamp_min(1e-30)).clamp_min(1e-30).log()
         fwd = [self.init * ev[:, 0]]  # each (B, V), normalised for stability
         for pos in range(1, L):
             a = (fwd[-1] @ self.trans) * ev[:, pos]
@@ -177,6 +196,10 @@ class ToySeqTask(Task):
         return Objective(spec, proxy, Reward(spec, fn, role="oracle"), main_metric="tv",
                          grad_proxy=proxy if diff else None, exact_proxy=True, target_lam=TARGET_LAM,
                          answer=lambda x0, instance: [tuple(r) for r in x0.tolist()])  # the sequence: mode-seeking
+
+    def autoguide(self) -> tuple[nn.Module, float]:
+        """A worse model of the same data: the exact denoiser of a less sticky chain (stay WEAK_STAY < STAY)."""
+        return ExactDenoiser(WEAK_STAY).to(self.device), 1.0
 
     def decode(self, x0: torch.Tensor) -> list[Any]:
         return ["".join("ABCD"[v] for v in row) for row in x0.tolist()]
