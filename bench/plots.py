@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-# Kelly's colours of maximum contrast, strongest first, then a few more of high contrast; `none` (the baseline) is always near-black
+# Kelly's colours of maximum contrast, strongest first, then more of high contrast; `none` (the baseline) is near-black
 PALETTE = ("#0067A5", "#BE0032", "#008856", "#F38400", "#875692", "#848482", "#E68FAC", "#882D17", "#8DB600",
            "#604E97", "#F6A600", "#B3446C", "#2B3D26", "#E25822", "#A1CAF1", "#C2B280", "#654522", "#F99379",
            "#DCD300", "#F3C300", "#00A693", "#5D3A9B", "#0F4C81", "#9E1A1A", "#6B8E23", "#D35FB7", "#3B3B98",
