@@ -14,9 +14,11 @@ log = logging.getLogger(__name__)
 
 
 def method_label(rec: dict[str, Any]) -> str:
-    """``method`` or ``method[k=v,...]`` when the record ran with --set overrides."""
+    """``method`` or ``method[k=v,...]`` when the record ran with --set overrides, then `` on <base>`` when it
+    ran on a quality-guided base (``--base pag:3`` -> ``smc on pag:3``)."""
     over = rec.get("overrides") or {}
-    return rec["method"] + (f"[{','.join(f'{k}={v}' for k, v in sorted(over.items()))}]" if over else "")
+    label = rec["method"] + (f"[{','.join(f'{k}={v}' for k, v in sorted(over.items()))}]" if over else "")
+    return label + (f" on {rec['base']}" if rec.get("base") else "")
 
 
 def _task_class(name: str) -> Any | None:

@@ -50,8 +50,8 @@ def _registered() -> tuple[str, ...]:
 def method_color(method: str) -> str:
     """A stable colour per method key (its position among the registered methods; a hash for others).
 
-    A label with overrides (``smc[k=8]``) takes the colour of its base method."""
-    base = method.split("[", 1)[0]
+    A label with overrides (``smc[k=8]``) or a quality base (``smc on pag:3``) takes its method's colour."""
+    base = method.split(" on ", 1)[0].split("[", 1)[0]
     if base == "none":
         return BASELINE_COLOR
     names = tuple(n for n in _registered() if n != "none")

@@ -59,9 +59,10 @@ class QualitySpec:
         core = f"{self.kind}:{self.w:g}"
         return core if (self.lo, self.hi) == (0.0, 1.0) else f"{core}@{self.lo:g}-{self.hi:g}"
 
-    def active_steps(self, steps: int) -> list[bool]:
-        """Which of the ``steps`` scheduled steps run the weak branch."""
-        if self.w == 1.0:
+    def active_steps(self, steps: int, off_at_one: bool = True) -> list[bool]:
+        """Which of the ``steps`` scheduled steps run the weak branch (none at w = 1 unless ``off_at_one`` is
+        False: CFG++ still renoises with the weak ε̂ there)."""
+        if self.w == 1.0 and off_at_one:
             return [False] * steps
         return [self.lo < 1 - i / steps <= self.hi for i in range(steps)]
 
@@ -148,14 +149,18 @@ class QualitySource:
         """Forward-equivalents of one guided row at an active step (2, or 1 + the weak model's relative cost)."""
         return 1.0 + (self.weak[1] if kind == "autoguidance" and self.weak is not None else 1.0)
 
+    def with_net(self, family: Any, net: Net) -> Any:
+        """A shallow copy of ``family`` calling ``net``."""
+        out = copy.copy(family)
+        out.net = net
+        return out
+
     def family(self, family: Any, spec: QualitySpec, steps: int) -> Any:
         """A shallow copy of ``family`` whose network is the guided combination (the original is untouched)."""
         strong, weak = self.branches(spec.kind)
         times = [t for t, _ in family.timesteps(steps)]
         active = {_key(t) for t, on in zip(times, spec.active_steps(steps)) if on}
-        out = copy.copy(family)
-        out.net = GuidedNet(strong, weak, spec.w, active)
-        return out
+        return self.with_net(family, GuidedNet(strong, weak, spec.w, active))
 
 
 # -- the quality-guidance methods (methods/cfg.py, pag.py, autoguidance.py) ----------------------------------------

@@ -137,3 +137,22 @@ def test_every_reward_method_runs_on_a_quality_base_within_its_cap(method, tmp_p
         assert rec["usage"]["cost"] <= rec["budget"]["cost_cap"] + 1e-6
         ran += rec["status"] == "ok"
     assert ran, f"{method} ran on no quality base"
+
+
+def test_cfg_pp_at_lambda_0_is_unconditional_sampling_and_differs_from_cfg_at_lambda_1():
+    """λ = 0: x̂0_∅ renoised with ε̂_∅ is the base transition itself, so the samples equal `none`'s draw for draw;
+    λ = 1: the conditional x̂0 renoised with ε̂_∅, which is not conditional sampling (cfg at w = 1)."""
+    base, _, _, _ = run_method("gmm", "none", "label=3", n=8, steps=10)
+    zero, meter, _, _ = run_method("gmm", "cfg-pp", "label=3", n=8, steps=10, w=0.0)
+    assert torch.allclose(zero.x0, base.x0, atol=1e-6) and meter.nfe == 8 * 20
+    one, _, _, _ = run_method("gmm", "cfg-pp", "label=3", n=8, steps=10, w=1.0)
+    cond, _, _, _ = run_method("gmm", "cfg", "label=3", n=8, steps=10, w=1.0)
+    assert not torch.allclose(one.x0, cond.x0, atol=1e-3)
+
+
+def test_report_labels_a_composed_row_with_its_base_and_keeps_the_method_colour():
+    from bench.gallery import method_label
+    from bench.plots import method_color
+    assert method_label({"method": "smc", "base": "pag:3"}) == "smc on pag:3"
+    assert method_label({"method": "smc", "overrides": {"k": 8}, "base": "cfg:2"}) == "smc[k=8] on cfg:2"
+    assert method_color("smc on pag:3") == method_color("smc")

@@ -141,6 +141,11 @@ class GaussianFamily:
         x0 = self.clamp_x0(x0)
         return GaussPrediction(x_t, t, x0, self.implied_eps(x_t, t, x0))
 
+    def renoised_with(self, pred: GaussPrediction, x0: torch.Tensor) -> GaussPrediction:
+        """A prediction with clean estimate ``x0`` but ``pred``'s noise estimate (CFG++: the guided x̂0, renoised
+        with the unconditional ε̂); the step mean is then √ᾱ_s·x0 + √(1−ᾱ_s−σ²)·ε̂."""
+        return GaussPrediction(pred.x_t, pred.t, self.clamp_x0(x0), pred.eps)
+
     def clamp_x0(self, x0: torch.Tensor) -> torch.Tensor:
         """Clamp a clean estimate to [−clip, clip] (identity when the family does not clip)."""
         return x0 if self.clip is None else x0.clamp(-self.clip, self.clip)

@@ -38,6 +38,8 @@ class _Residual(nn.Module):
 class DnaDenoiser(nn.Module):
     """Residual dilated CNN over (B, L) ids or (B, L, V+1) soft one-hot, conditioned on a cell-type label."""
 
+    null_label = NULL_LABEL  # the unconditional label (CFG's weak branch)
+
     def __init__(self, vocab: int = 4, length: int = 200, d: int = 80, kernel: int = 9,
                  dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 1, 2, 4)) -> None:
         super().__init__()

@@ -131,6 +131,11 @@ class Dna(Task):
         return Objective(s.name, self._reward(s, "proxy"), self._reward(s, "oracle"), main_metric="oracle_median",
                          grad_proxy=self._grad_reward(s), exact_proxy=s.kind == "motif")
 
+    def condition(self, objective: Objective) -> int | None:
+        """A cell-type objective conditions the denoiser on that cell type (its label input; CFG's strong branch)."""
+        s = obj.parse(objective.name)
+        return s.cell if s.kind == "cell" else None
+
     # -- evaluation --------------------------------------------------------------------------------------------
     def evaluate(self, objective: Objective, x0: torch.Tensor,
                  instance: torch.Tensor) -> tuple[dict[str, float], list[dict[str, Any]]]:
