@@ -35,9 +35,11 @@ def t_critical(replicates: int, coords: int) -> float:
     return float(stats.t.ppf(1 - ALPHA / (2 * coords), replicates - 1))
 
 
-def population_t(method: str, k: int, pops: int, steps: int, **cfg) -> tuple[torch.Tensor, torch.Tensor]:
-    """(t statistic (2,), standard error (2,)) of the population means of gmm/linear against the exact tilted mean."""
-    out, _, _, _ = run_method("gmm", method, objective="linear", n=k * pops, steps=steps, k=k, lam=1.0,
+def population_t(method: str, k: int, pops: int, steps: int, task: str = "gmm",
+                 **cfg) -> tuple[torch.Tensor, torch.Tensor]:
+    """(t statistic (2,), standard error (2,)) of the population means of gmm/linear against the exact tilted mean
+    (``task`` = gmm or its flow twin gmm_flow: same mixture and target, other sampler family)."""
+    out, _, _, _ = run_method(task, method, objective="linear", n=k * pops, steps=steps, k=k, lam=1.0,
                               return_all=True, **cfg)
     means = out.x0.double().view(pops, k, 2).mean(1)  # (P, 2) one replicate per population
     se = means.std(0) / math.sqrt(pops)
@@ -95,9 +97,10 @@ def test_smc_adaptive_resampling_skips_steps():
 # gmm, default suite: S = 200, k = 250, P = 16; t_crit(df 15, 1e-3 over 2) = 4.42. Measured se: smc (0.022, 0.069),
 # tds (0.019, 0.050), so the minimal detectable bias (t_crit·se, 50 % power) is ≈ (0.1, 0.3) for smc and (0.08, 0.22)
 # for tds; the discretisation (≈ 0.016) and finite-k (O(1/k); k = 1000 and 8000 agree) errors are far below it.
+@pytest.mark.parametrize("task", ["gmm", "gmm_flow"])
 @pytest.mark.parametrize("method", ["smc", "tds"])
-def test_gmm_population_means_match_exact_tilted_mean(method):
-    t, se = population_t(method, k=250, pops=16, steps=200)
+def test_gmm_population_means_match_exact_tilted_mean(method, task):
+    t, se = population_t(method, k=250, pops=16, steps=200, task=task)
     assert (t.abs() < t_critical(16, 2)).all(), (t, se)
 
 
