@@ -74,3 +74,42 @@ def evaluate_batch(task: Any, objective: Objective, x0: torch.Tensor,
                      "oracle_pred": int(probs[j].argmax()), "guide_pred": int(guide_pred[j]),
                      "oracle_conf": float(probs[j].max()), "png_bytes": int(sizes[j])})
     return metrics, rows
+
+
+@torch.no_grad()
+def evaluate_inverse(task: Any, objective: Objective, x0: torch.Tensor,
+                     instance: torch.Tensor) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    """Inverse problems: PSNR, SSIM, oracle-feature distance and class agreement against each sample's ground
+    truth, the measurement residual in units of σ_y², set FID (vs all test images) and diversity."""
+    from tasks.images import inverse
+
+    x0, instance = x0.to(task.device).float(), instance.to(task.device)
+    valid = torch.isfinite(x0.flatten(1)).all(1)  # (N,)
+    xq = quantize(torch.where(valid[:, None, None, None], x0, torch.zeros_like(x0)))  # (N, 1, 28, 28)
+    gt = inverse.ground_truth()[0].to(task.device)[instance.long() % inverse.N_GT]  # (N, 1, 28, 28)
+    ok = valid.cpu()
+    zero = torch.zeros(len(x0))
+    psnr = torch.where(ok, inverse.psnr(xq, instance).cpu(), zero)  # (N,) an invalid sample scores 0
+    ssim = torch.where(ok, inverse.ssim(xq, instance).cpu(), zero)  # (N,)
+    feat_mod = OracleFeatures(task.oracle)
+    f, f_gt = feat_mod(xq), feat_mod(gt)  # (N, 64)
+    dist = (f - f_gt).norm(dim=1).cpu()  # (N,)
+    pred = task.oracle(xq).argmax(1).cpu()  # (N,)
+    agree = pred == task.oracle(gt).argmax(1).cpu()  # (N,)
+    seen = inverse.seen(objective.name, instance).cpu()  # (N, 1, 28, 28) what the measurement shows
+    resid = inverse.residual(objective.name, xq, instance).cpu()  # (N,)
+    proxy = objective.proxy(torch.where(valid[:, None, None, None], xq, x0), instance).cpu()  # (N,) floor if invalid
+    metrics = {"psnr": float(psnr.mean()), "ssim": float(ssim.mean()),
+               "feat_dist": float(dist[ok].mean()) if ok.any() else math.nan,
+               "class_agree": float((agree & ok).float().mean()),
+               "meas_err": float(resid[ok].mean()) if ok.any() else math.nan,
+               "invalid_frac": float(1 - ok.float().mean()),
+               "fid": fid(feat_mod, task.ref["all"], xq[valid]) if int(ok.sum()) >= 2 else math.nan,
+               "diversity": diversity(f.cpu()[ok])}
+    rows = [{"instance": int(instance[j]), "png_b64": task.png_b64(to_uint8(xq[j:j + 1].cpu())[0]) if ok[j] else None,
+             "proxy": _num(float(proxy[j])), "oracle": float(psnr[j]), "psnr": float(psnr[j]),
+             "ssim": float(ssim[j]), "feat_dist": float(dist[j]), "meas_err": _num(float(resid[j])),
+             "oracle_pred": int(pred[j]), "truth_b64": task.png_b64(to_uint8(gt[j:j + 1].cpu())[0]),
+             "measured_b64": task.png_b64(to_uint8(seen[j:j + 1])[0])}
+            for j in range(len(x0))]
+    return metrics, rows

@@ -42,3 +42,21 @@ def grid_from_rows(rows: Sequence[dict], path: Path, title: str = "", ncol: int 
     """Sample-grid figure from ``evaluate`` rows (oracle label as caption), at most ``limit`` images."""
     imgs, labels = rows_to_images(rows[:limit])
     return sample_grid(imgs, path, title, labels, ncol)
+
+
+def _decode(b64: str) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(b64))))
+
+
+def inverse_grid(rows: Sequence[dict], path: Path, title: str = "", ncol: int = 8) -> Path:
+    """Inverse problems: for the first ``ncol`` samples, a column each of measurement / ground truth / sample
+    (captioned with the sample's PSNR)."""
+    rows = [r for r in rows if r.get("truth_b64")][:ncol]
+    blank = np.zeros((28, 28), np.uint8)
+    imgs = [_decode(r["measured_b64"]) for r in rows] + [_decode(r["truth_b64"]) for r in rows] + \
+        [_decode(r["png_b64"]) if r.get("png_b64") else blank for r in rows]
+    caps = ["measured"] * len(rows) + ["truth"] * len(rows) + [f"{r['psnr']:.1f} dB" for r in rows]
+    return sample_grid(np.stack(imgs) if imgs else np.zeros((0, 28, 28), np.uint8), path, title, caps,
+                       max(1, len(rows)))

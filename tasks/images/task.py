@@ -54,6 +54,14 @@ class ImagesTask(Task):
                                 "an invalid sample counts as a uniform-noise image", per_sample=True),
         "oracle_conf": MetricMeta("Oracle confidence", True, "mean max class probability (looks like a garment)"),
         "invalid_frac": MetricMeta("Invalid fraction", False, "samples with non-finite values"),
+        "psnr": MetricMeta("PSNR (dB)", True, "against the ground-truth image, on [0, 1] (inverse problems; an "
+                           "invalid sample scores 0 dB)", per_sample=True),
+        "ssim": MetricMeta("SSIM", True, "against the ground-truth image (torchmetrics; invalid: 0)", per_sample=True),
+        "feat_dist": MetricMeta("Oracle feature distance", False, "‖f(x) − f(x_gt)‖ in the held-out oracle's "
+                                "penultimate features (stand-in for LPIPS, which cannot be downloaded here)"),
+        "class_agree": MetricMeta("Class agreement", True, "oracle's class of the sample = its class of the truth"),
+        "meas_err": MetricMeta("Measurement residual / σ_y²", False, "‖A(x) − y‖² per measured value over σ_y² "
+                               "(≈ 1 consistent with y; far below 1 fits the noise)"),
     }
 
     @cached_property
@@ -79,8 +87,9 @@ class ImagesTask(Task):
 
     @classmethod
     def objectives(cls) -> list[str]:
-        """``label=<k>`` for k in 0..9, ``label=all``, ``compress``."""
-        return ["label=<k>", "label=all", "compress"]
+        """``label=<k>`` for k in 0..9, ``label=all``, ``compress`` and the inverse problems (``inverse.py``)."""
+        return ["label=<k>", "label=all", "compress", "sr=<f>", "inpaint=box", "inpaint=random:<p>",
+                "deblur=<sigma>"]
 
     def _build(self) -> tuple[torch.nn.Module, torch.nn.Module, torch.nn.Module, dict]:
         if self.tiny:
@@ -111,8 +120,11 @@ class ImagesTask(Task):
 
     def objective(self, spec: str) -> Objective:
         """``label=<k>``, ``label=all`` or ``compress``; anything else raises ValueError."""
+        from tasks.images import inverse
         from tasks.images.objectives import compress_reward, label_oracle, label_proxy, label_targets
 
+        if inverse.is_inverse(spec):
+            return inverse_objective(spec)
         if spec == "compress":
             # proxy = oracle = -PNG bytes: an exact reward
             return Objective("compress", compress_reward("proxy"), compress_reward("oracle"), "png_bytes",
@@ -131,15 +143,20 @@ class ImagesTask(Task):
     def evaluate(self, objective: Objective, x0: torch.Tensor,
                  instance: torch.Tensor) -> tuple[dict[str, float], list[dict[str, Any]]]:
         """Metrics of a finished batch and one row per sample (png_b64 image, target, proxy, oracle, preds)."""
-        from tasks.images.evaluate import evaluate_batch
+        from tasks.images import inverse
+        from tasks.images.evaluate import evaluate_batch, evaluate_inverse
 
+        if inverse.is_inverse(objective.name):
+            return evaluate_inverse(self, objective, x0, instance)
         return evaluate_batch(self, objective, x0, instance)
 
     @classmethod
     def sample_figure(cls, rows: list[dict[str, Any]], path: Path, title: str) -> Path | None:
         """A grid of the first 32 stored samples, captioned with the oracle's label."""
-        from tasks.images.figures import grid_from_rows
+        from tasks.images.figures import grid_from_rows, inverse_grid
 
+        if rows and rows[0].get("truth_b64"):  # an inverse problem: measurement / truth / sample columns
+            return inverse_grid(rows, path, title)
         return grid_from_rows(rows, path, title, limit=32) if rows else None
 
     @staticmethod
@@ -150,3 +167,25 @@ class ImagesTask(Task):
         buf = io.BytesIO()
         Image.fromarray(img, mode="L").save(buf, format="PNG")
         return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def inverse_objective(spec: str) -> Objective:
+    """An inverse problem (``tasks.images.inverse``): proxy = the measurement log-likelihood (differentiable, on x0)
+    per instance; the oracle is the PSNR against the instance's ground truth (the main metric)."""
+    from bench.reward import Reward
+    from tasks.images import inverse
+    from tasks.images.objectives import FLOOR
+
+    inverse.parse(spec)  # a malformed spec fails here, before any work
+
+    def proxy(x0: torch.Tensor, instance: torch.Tensor) -> torch.Tensor:
+        ok = torch.isfinite(x0.flatten(1)).all(1)  # (N,)
+        val = inverse.log_likelihood(spec, torch.where(ok[:, None, None, None], x0, torch.zeros_like(x0)), instance)
+        return torch.where(ok, val, torch.full_like(val, FLOOR))
+
+    def oracle(x0: torch.Tensor, instance: torch.Tensor) -> torch.Tensor:
+        return inverse.psnr(x0, instance)
+
+    p = Reward("meas_loglik", proxy, on="x0", differentiable=True, role="proxy", floor=FLOOR)
+    return Objective(spec, p, Reward("psnr", oracle, role="oracle"), main_metric="psnr",
+                     n_instances=inverse.N_GT, grad_proxy=p, exact_proxy=False)
