@@ -15,7 +15,8 @@ per measured value (m of them),
 so λ = m tilts the prior to the posterior p(x | y); per value, the reward has the O(1) scale the methods' default
 step sizes were set on (the summed form, −784/2 at the truth, sends DPS's default step far off the data).
 Oracle metrics against the ground truth: PSNR and SSIM (torchmetrics), the distance in the held-out oracle's
-feature space (a stand-in for LPIPS, whose pretrained network cannot be downloaded here), the oracle's class agreement with the ground truth, the measurement residual per
+feature space (a stand-in for LPIPS, whose pretrained network cannot be downloaded here), the oracle's class agreement
+with the ground truth, the measurement residual per
 measured value in units of σ_y² (≈ 1 for a sample consistent with y; far below 1 is over-fitting the noise) and
 FID of the set. Build the ground-truth file: ``python3 -m tasks.images.inverse --write`` (needs the dataset).
 """
