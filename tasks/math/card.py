@@ -102,7 +102,9 @@ def write_card(folder: Path, info: dict[str, Any]) -> Path:
              f"hard_exposure {den['hard_exposure']}, skill_rate {den['skill_rate']}, seed {den['stream_seed']}) "
              f"with the prompt-conditioned masked ELBO (`bench.train.losses.masked_prompt`).\n",
              f"Recipe: AdamW (wd {r['weight_decay']}, betas {r['betas'][0]}/{r['betas'][1]}), batch {r['batch']}, "
-             f"{r['steps']} steps, lr {r['lr']} (warmup {r['warmup']}, cosine to {r['lr_floor']} x), EMA {r['ema']}, "
+             f"{r['steps']} steps planned" + (f", checkpoint fixed at step {den['fixed_at_step']} (EMA snapshot, "
+             "chosen on the calibration set)" if den.get("fixed_at_step") else "") +
+             f", lr {r['lr']} (warmup {r['warmup']}, cosine to {r['lr_floor']} x), EMA {r['ema']}, "
              f"clip {r['clip']}; device {info['device']}; training wall {den['wall_s']} s; final loss "
              f"{_fmt(den['final_loss'])}, val loss {_fmt(den['val_loss'])}; total wall {info.get('total_wall_s')} s.\n",
              f"## Unguided quality ({q['per_split']} problems per split, one sample each, {q['steps']} steps, "

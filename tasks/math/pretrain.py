@@ -135,6 +135,33 @@ def pretrain(out_dir: Path, seed: int = 0, quick: bool = False, device: str = "c
     return runs.weights
 
 
+def fix_checkpoint(out_dir: Path, step: int, seed: int = 0, device: str = "cpu",
+                   hard_exposure: Exposure = HARD_EXPOSURE, threads: int = 1) -> Path:
+    """Fix the checkpoint at probe step ``step`` of a (possibly unfinished) run: its EMA snapshot becomes
+    ``weights/denoiser.pt`` with the run's metadata as of that step, then the value net and the card. A rerun of
+    the same recipe reproduces the snapshot (the schedule depends on the planned steps, not on where it stopped)."""
+    from bench.train import TrainResult
+
+    torch.set_num_threads(threads)
+    runs, t0 = RunDirs(Path(out_dir)), time.time()
+    folder = runs.train("denoiser")
+    net = models.build_denoiser(torch.load(folder / "snapshots" / f"step{step}.pt", weights_only=True))
+    res = TrainResult(net, step, 0.0, float("nan"), folder)
+    upto = [r for r in res.history() if r["step"] <= step]
+    res.wall_s = upto[-1]["wall_s"] if upto else 0.0
+    res.final_loss = next((r["value"] for r in reversed(upto) if r["name"] == "loss"), float("nan"))
+    cfg = DENOISER.with_(seed=seed, device=device)
+    meta = {"hard_exposure": hard_exposure, "skill_rate": SKILL_RATE, "stream_seed": seed}
+    models.save_denoiser(net, runs.weights, **meta)
+    den = {**summary(res, cfg), **meta, "base_config": BASE_CONFIG, "fixed_at_step": step,
+           "val_loss": next((r["value"] for r in reversed(upto) if r["name"] == "val_loss"), float("nan"))}
+    _, vinfo = train_value(net, runs, seed, False, device)
+    plot_curves({"denoiser": res}, runs.weights / "training_curves.png")
+    finish(runs.weights, {"seed": seed, "quick": False, "device": device, "denoiser": den, "value": vinfo}, t0,
+           False, device)
+    return runs.weights
+
+
 def finish(out: Path, info: dict, t0: float, quick: bool, device: str = "cpu") -> None:
     """Quality numbers of the unguided model, pretrain_info.json, manifest and model card."""
     from tasks.math.card import quality_report, write_card
@@ -157,9 +184,14 @@ def main() -> None:
                     help="a share for every family (0.02) or per family (LIN=0.02,ABS=0.03,...; others 0)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--fix-step", type=int, default=None,
+                    help="fix the checkpoint at this probe step of the run in --out (its EMA snapshot); no training")
     ap.add_argument("--device", default="cpu")
     a = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if a.fix_step is not None:
+        print(fix_checkpoint(a.out, a.fix_step, a.seed, a.device, a.hard_exposure, a.threads))
+        return
     print(pretrain(a.out, a.seed, a.quick, a.device, a.steps, a.hard_exposure, a.threads))
 
 
