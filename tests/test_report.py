@@ -127,6 +127,15 @@ def test_report_refuses_dirty_and_mixed_records(tmp_path, capsys):
     assert "method_version" in (tmp_path / "rep" / "leaderboard.md").read_text()
 
 
+def test_tables_of_one_task_may_come_from_different_commits_but_one_table_may_not(tmp_path):
+    from bench.report.hygiene import mixed_problems
+    a = record(tmp_path, seed=0, git_sha="a" * 40)
+    b = {**record(tmp_path, seed=0, git_sha="b" * 40), "objective": "other"}
+    assert mixed_problems([a, b]) == []
+    c = record(tmp_path, seed=1, git_sha="c" * 40)
+    assert any("git_sha" in p for p in mixed_problems([a, b, c]))
+
+
 def test_cells_never_pool_runs_of_different_n_or_steps(tmp_path):
     recs = [record(tmp_path, seed=s, values=[1.0] * 8) for s in range(2)]
     recs += [record(tmp_path, seed=0, n=4, values=[5.0] * 4), record(tmp_path, seed=0, steps=16, values=[7.0] * 8)]

@@ -1,7 +1,9 @@
 """Record hygiene: the report refuses records it cannot vouch for unless the user asks for them.
 
 - records from a dirty tree (``git_dirty``) need ``--allow-dirty``;
-- per task, records from more than one git sha, task version, or version of one method need ``--allow-mixed``.
+- per table (task × objective: what one leaderboard compares), records from more than one git sha, task version, or
+  version of one method need ``--allow-mixed``. Tables of one task may come from different commits (an objective
+  added later is run at its own commit), each one from a single commit.
 
 Only the records the report would use are checked (the latest record of each cell and seed), so a rerun that
 replaces an old record clears it.
@@ -41,11 +43,12 @@ def _versions(records: list[dict[str, Any]], what: str, field: str) -> list[str]
 
 
 def mixed_problems(records: list[dict[str, Any]]) -> list[str]:
-    by_task: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_table: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for r in records:
-        by_task[r["task"]].append(r)
+        by_table[(r["task"], str(r.get("objective") or ""))].append(r)
     out: list[str] = []
-    for task, recs in sorted(by_task.items()):
+    for (name, objective), recs in sorted(by_table.items()):
+        task = f"{name}/{objective}"
         out += _versions(recs, f"task {task}", "git_sha") + _versions(recs, f"task {task}", "task_version")
         by_method: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for r in recs:
