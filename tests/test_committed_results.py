@@ -24,11 +24,13 @@ def test_no_ok_cell_above_its_cap(rec):
     assert rec["usage"]["cost"] <= rec["budget"]["cost_cap"] * (1 + 1e-9), (rec["usage"], rec["budget"])
 
 
-def test_records_are_clean_and_one_code_version_per_task():
-    shas: dict[str, set[str]] = {}
+def test_records_are_clean_and_one_code_version_per_table():
+    """Every committed record is from a clean tree, and each leaderboard table (task x objective) from one commit
+    (the report's hygiene rule, ``bench.report.hygiene``)."""
+    shas: dict[tuple[str, str], set[str]] = {}
     for r in RECORDS:
         assert not r["git_dirty"], r["run_id"]
-        shas.setdefault(r["task"], set()).add(r["git_sha"])
+        shas.setdefault((r["task"], r["objective"]), set()).add(r["git_sha"])
     assert all(len(s) == 1 for s in shas.values()), shas
 
 
