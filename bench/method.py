@@ -160,6 +160,18 @@ class Method(ABC):
         """Sample ``ctx.n`` guided clean samples."""
 
 
+def ancestral(ctx: Context, family: Any, owner: torch.Tensor, desc: str, proposal: str = "proposal") -> torch.Tensor:
+    """The unguided chain of ``family`` for the rows ``owner``: x_T ~ prior, then at every scheduled step one
+    forward and a draw from the family's ``proposal`` (or another transition primitive with its signature, e.g.
+    ``margin_proposal``): (len(owner), ...). The loop shared by the methods that change only the prediction
+    (quality guidance), the transition (top-margin) or the selection afterwards (majority)."""
+    step = getattr(family, proposal)
+    x = family.prior(ctx.streams, owner)  # (R, ...)
+    for t, s in ctx.progress(family.timesteps(ctx.steps), desc):
+        x = step(x, t, s, family.denoise(x, t)).sample(ctx.streams, owner)  # (R, ...)
+    return x
+
+
 def largest(fits: Callable[[int], bool], start: int = 1, limit: int = 1 << 14) -> int:
     """The largest integer w in [start, limit] with fits(w), fits monotone (doubling, then bisection);
     ``start`` if none fits."""

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from bench.meter import Calibration, Counts
-from bench.method import FRACTION, NONNEG, Context, Incompatible, Method, Output
+from bench.method import FRACTION, NONNEG, Context, Incompatible, Method, Output, ancestral
 
 KINDS = ("cfg", "pag", "autoguidance")
 Net = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -197,9 +197,5 @@ class QualityMethod(Method):
         return cfg
 
     def run(self, ctx: Context, cfg: QualityConfig) -> Output:
-        fam = ctx.quality.family(ctx.family, self.spec(cfg), ctx.steps)
         owner = ctx.owners()  # (n,)
-        x = fam.prior(ctx.streams, owner)  # (n, ...)
-        for t, s in ctx.progress(fam.timesteps(ctx.steps), self.key):
-            x = fam.proposal(x, t, s, fam.denoise(x, t)).sample(ctx.streams, owner)  # (n, ...)
-        return Output(x, owner)
+        return Output(ancestral(ctx, ctx.quality.family(ctx.family, self.spec(cfg), ctx.steps), owner, self.key), owner)

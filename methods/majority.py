@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from bench.meter import Calibration, Counts
-from bench.method import Context, Method, Output
+from bench.method import Context, Method, Output, ancestral
 
 
 @dataclass(frozen=True)
@@ -49,11 +49,8 @@ class Majority(Method):
         return True  # the vote spends the budget; best-of-k by the proxy would make it reward-guided
 
     def run(self, ctx: Context, cfg: Config) -> Output:
-        fam = ctx.family
         owner = ctx.owners(cfg.N)  # (n·N,) sample-major
-        x = fam.prior(ctx.streams, owner)  # (n·N, ...)
-        for t, s in ctx.progress(fam.timesteps(ctx.steps), "majority"):
-            x = fam.proposal(x, t, s, fam.denoise(x, t)).sample(ctx.streams, owner)  # (n·N, ...)
+        x = ancestral(ctx, ctx.family, owner, "majority")  # (n·N, ...)
         keys = ctx.answer(x, owner)
         pick = torch.tensor([j * cfg.N + vote(keys[j * cfg.N:(j + 1) * cfg.N]) for j in range(ctx.n)],
                             device=x.device)  # (n,)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.meter import Calibration, Counts
-from bench.method import Context, Method, Output
+from bench.method import Context, Method, Output, ancestral
 
 
 @dataclass(frozen=True)
@@ -35,12 +35,8 @@ class TopMargin(Method):
         return cfg
 
     def run(self, ctx: Context, cfg: Config) -> Output:
-        fam = ctx.family
         owner = ctx.owners()  # (n,)
-        x = fam.prior(ctx.streams, owner)  # (n, L)
-        for t, s in ctx.progress(fam.timesteps(ctx.steps), "top-margin"):
-            x = fam.margin_proposal(x, t, s, fam.denoise(x, t)).sample(ctx.streams, owner)  # (n, L)
-        return Output(x, owner)
+        return Output(ancestral(ctx, ctx.family, owner, "top-margin", proposal="margin_proposal"), owner)
 
 
 METHOD = TopMargin()

@@ -29,7 +29,7 @@ import math
 import torch
 from torch import nn
 
-from bench.diffusion.gaussian import GaussianFamily, GaussPrediction, GaussProposal
+from bench.diffusion.gaussian import GaussianFamily, GaussPrediction
 from bench.rng import Streams
 
 TAU_MAX = 0.999
@@ -118,10 +118,3 @@ class FlowFamily(GaussianFamily):
         k = self.signal(t) / self.signal(s)
         std = math.sqrt(max(0.0, self.noise_std(t) ** 2 - (k * self.noise_std(s)) ** 2))
         return k * x_s + std * rng.randn(owner, self.shape)
-
-    def renoised_with(self, pred: GaussPrediction, x0: torch.Tensor) -> GaussPrediction:
-        return GaussPrediction(pred.x_t, pred.t, self.clamp_x0(x0), pred.eps)
-
-    def tilt(self, base: GaussProposal, x_t: torch.Tensor, grad: torch.Tensor, scale: float) -> GaussProposal:
-        """The base step shifted by a gradient w.r.t. x_τ: N(μ + scale·ς²·grad, ς²)."""
-        return GaussProposal(base.mean + scale * base.std**2 * grad, base.std)

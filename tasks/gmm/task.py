@@ -41,6 +41,17 @@ from tasks.gmm.objectives import (  # noqa: F401  (re-exported for tests and scr
     tilted_mean,
 )
 
+
+def condition_weights(logw: torch.Tensor, label: torch.Tensor | None, null: int) -> torch.Tensor:
+    """Component log-weights (B, K) of a conditional model: a row with label k keeps only component k, a row with
+    the null label (or no label) keeps the mixture."""
+    if label is None:
+        return logw
+    k = torch.arange(logw.shape[1], device=logw.device)  # (K,)
+    off = (label.view(-1, 1) != k) & (label.view(-1, 1) != null)  # (B, K)
+    return logw.masked_fill(off, -torch.inf)
+
+
 WEAK_STD = 0.8  # autoguidance's weak model: the same means and weights, blurrier components
 
 
@@ -62,11 +73,7 @@ class AnalyticEps(nn.Module):
         mu, var = MEANS.to(x) * a.sqrt(), s2 * a + 1 - a  # (B, K, 2), (B, 1, 1)
         d = x.unsqueeze(1) - mu  # (B, K, 2)
         logw = WEIGHTS.to(x).log() - 0.5 * d.pow(2).sum(-1) / var.squeeze(-1)  # (B, K)
-        if label is not None:  # a conditional row keeps only its component
-            k = torch.arange(len(MEANS), device=x.device)  # (K,)
-            off = (label.view(-1, 1) != k) & (label.view(-1, 1) != self.null_label)  # (B, K)
-            logw = logw.masked_fill(off, -torch.inf)
-        w = torch.softmax(logw, 1).unsqueeze(-1)  # (B, K, 1)
+        w = torch.softmax(condition_weights(logw, label, self.null_label), 1).unsqueeze(-1)  # (B, K, 1)
         x0 = (w * (MEANS.to(x) + a.sqrt() * s2 / var * d)).sum(1)  # (B, 2)
         return eps_from_x0(x, a.view(-1, 1), x0)  # (B, 2) the family's conversion, ᾱ per row
 

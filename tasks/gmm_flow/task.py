@@ -15,7 +15,7 @@ from torch import nn
 
 from bench.diffusion.flow import FlowFamily
 from tasks.gmm.objectives import MEANS, STD, WEIGHTS
-from tasks.gmm.task import WEAK_STD, GMMTask
+from tasks.gmm.task import WEAK_STD, GMMTask, condition_weights
 
 
 class AnalyticVelocity(nn.Module):
@@ -33,11 +33,7 @@ class AnalyticVelocity(nn.Module):
         var = a * a * s2 + tau * tau  # (B, 1, 1)
         d = x.unsqueeze(1) - a * MEANS.to(x)  # (B, K, 2)
         logw = WEIGHTS.to(x).log() - 0.5 * d.pow(2).sum(-1) / var.squeeze(-1) - torch.log(var.squeeze(-1))  # (B, K)
-        if label is not None:  # a conditional row keeps only its component
-            k = torch.arange(len(MEANS), device=x.device)  # (K,)
-            off = (label.view(-1, 1) != k) & (label.view(-1, 1) != self.null_label)  # (B, K)
-            logw = logw.masked_fill(off, -torch.inf)
-        w = torch.softmax(logw, 1).unsqueeze(-1)  # (B, K, 1)
+        w = torch.softmax(condition_weights(logw, label, self.null_label), 1).unsqueeze(-1)  # (B, K, 1)
         x1 = (w * (MEANS.to(x) + a * s2 / var * d)).sum(1)  # (B, 2) E[x1 | x_τ]
         return (x1 - x) / tau.view(-1, 1)  # (B, 2)
 

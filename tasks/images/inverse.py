@@ -63,9 +63,7 @@ class Operator:
             m = torch.ones(1, 1, 28, 28)
             m[..., 7:21, 7:21] = 0.0
             return m.expand(len(instance), -1, -1, -1).to(instance.device)
-        rows = [torch.rand((1, 28, 28), generator=torch.Generator().manual_seed(GT_SEED + int(k))) >= self.p
-                for k in instance.tolist()]
-        return torch.stack(rows).float().to(instance.device)
+        return random_masks(self.p).to(instance.device)[instance.long() % N_GT]
 
     def kernel(self) -> torch.Tensor:
         """The normalised Gaussian blur kernel (1, 1, K, K)."""
@@ -95,6 +93,14 @@ class Operator:
             return self.mask(instance).flatten(1).sum(1)
         side = 28 // self.factor if self.kind == "sr" else 28
         return torch.full((len(instance),), float(side * side), device=instance.device)
+
+
+@lru_cache(maxsize=8)
+def random_masks(p: float) -> torch.Tensor:
+    """The random-inpainting mask of every instance k (pixels dropped w.p. p, generator seeded by GT_SEED + k),
+    built once per p: (N_GT, 1, 28, 28) float, 1 = observed (the proxy reads it at every guided step)."""
+    return torch.stack([torch.rand((1, 28, 28), generator=torch.Generator().manual_seed(GT_SEED + k)) >= p
+                        for k in range(N_GT)]).float()
 
 
 def parse(spec: str) -> Operator:
