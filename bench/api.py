@@ -31,6 +31,8 @@ from bench.runner import Cell, execute, parse_budget
 if TYPE_CHECKING:
     import pandas
 
+    from bench.executor import Executor
+
 log = logging.getLogger("bench")
 
 COLUMNS = ("task", "objective", "method", "budget", "seed", "n", "steps", "status", "cost_per_sample")
@@ -68,7 +70,7 @@ def _stored(rec: dict[str, Any], out: Path) -> dict[str, Any]:
 
 def _execute(cell: Cell, out: Path, resume: bool, cache: dict, record_errors: bool) -> dict[str, Any]:
     if record_errors:
-        from bench.commands import execute_or_error
+        from bench.executor import execute_or_error
         rec = execute_or_error(cell, out, cache, resume)
     else:
         rec = execute(cell, out, show_progress=False, cache=cache, resume=resume)
@@ -112,24 +114,27 @@ def matrix(tasks: str | Sequence[str] | None = None, methods: str | Sequence[str
            objectives: Sequence[str] | None = None, budgets: Sequence[str | float] = ("1x", "4x"),
            seeds: int | Iterable[int] = (0,), n: int | None = None, steps: int | None = None,
            out: str | Path | None = None, overrides: dict[str, Any] | None = None, device: str = "cpu",
-           tiny: bool = False, resume: bool = True) -> list[dict[str, Any]]:
+           tiny: bool = False, resume: bool = True, executor: "Executor | None" = None) -> list[dict[str, Any]]:
     """Run tasks × objectives × methods × budgets × seeds and return every cell's record, as ``bench matrix``:
     incompatible pairs and over-budget cells get their status, a cell that fails to build gets an error record
     (the matrix goes on). None / "all" = every registered task or method; ``objectives`` None = each task's
-    default, otherwise only the objectives a task accepts run on it. Other arguments as in ``run``.
+    default, otherwise only the objectives a task accepts run on it. ``executor``: where cells run
+    (``bench.executor``: ``Serial()`` by default, ``Pool(workers)``, ``RayExecutor(...)``); records come back in
+    completion order. Other arguments as in ``run``.
 
     >>> recs = matrix(["gmm", "toyseq"], ["none", "svdd"], budgets=["1x", "4x"], n=8, steps=8)  # doctest: +SKIP
     >>> sorted({r["status"] for r in recs})  # doctest: +SKIP
     ['ok']
     """
-    task_names, method_names, folder, cache = _names(tasks, registry.tasks()), _names(methods,
-                                                                                      registry.methods()), _out(out), {}
+    from bench.executor import Serial, run_cells
+    task_names, method_names, folder = _names(tasks, registry.tasks()), _names(methods, registry.methods()), _out(out)
     objs: list[str | None] = list(objectives) if objectives else [None]
     budget_names = [_budget(b, "") for b in budgets]
     grid = itertools.product(task_names, objs, method_names, budget_names, _seeds(seeds))
-    return [_execute(Cell(task=t, method=m, objective=o, budget=b, seed=s, n=n, steps=steps,
-                          overrides=dict(overrides or {}), device=device, tiny=tiny), folder, resume, cache, True)
-            for t, o, m, b, s in grid if o is None or _takes(t, o)]
+    cells = [Cell(task=t, method=m, objective=o, budget=b, seed=s, n=n, steps=steps, overrides=dict(overrides or {}),
+                  device=device, tiny=tiny) for t, o, m, b, s in grid if o is None or _takes(t, o)]
+    return [_stored(rec, folder) if rec["status"] == "skipped" else rec
+            for rec in run_cells(cells, folder, executor or Serial(), resume)]
 
 
 def frame(records: Iterable[dict[str, Any]]) -> "pandas.DataFrame":

@@ -74,7 +74,7 @@ def run_smoke(spec: SmokeSpec, out: Path) -> tuple[dict[str, int], float, float]
     """Run the smoke matrix into ``out`` (one thread, always rerun); (status counts, wall s, CPU s)."""
     import torch
 
-    from bench.commands import execute_or_error
+    from bench.executor import execute_or_error
     torch.set_num_threads(1)  # a fixed reduction order: the thread count can change float results
     t0, c0, cache, status = time.perf_counter(), time.process_time(), {}, {}
     for cell in grid(spec):

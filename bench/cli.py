@@ -31,6 +31,7 @@ DEVICE = V.arg_type(V.device, "device")
 BUDGET = V.arg_type(V.budget, "budget")
 OUT = V.arg_type(V.out_dir, "folder")
 BASE = V.arg_type(V.base, "base")
+NONNEG = V.arg_type(V.nonneg_float, "number")
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -42,7 +43,7 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, device: Any = DEVICE) -> None:
     p.add_argument("--n", type=POS, default=None, help="returned samples per seed (default: the task's)")
     p.add_argument("--steps", type=POS, default=None, help="sampling steps (default: the task's)")
     p.add_argument("--out", type=OUT, default=Path("runs"),
@@ -53,7 +54,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--base", type=BASE, default=None, metavar="KIND:W[@LO-HI]",
                    help="run the method on a quality-guided base prediction (cfg, pag or autoguidance at scale W, "
                         "optionally only for LO < 1 - i/T <= HI), e.g. pag:3; its forwards count in the budget")
-    p.add_argument("--device", type=DEVICE, default="cpu", help="torch device: cpu, cuda or cuda:K")
+    p.add_argument("--device", type=device, default="cpu", help="torch device: cpu, cuda or cuda:K")
+    p.add_argument("--threads", type=POS, default=1,
+                   help="torch threads per process (one per worker keeps a loaded machine fast; it also fixes the "
+                        "float reduction order)")
     p.add_argument("--tiny", action="store_true", help="use the task's tiny random-weight variant")
     p.add_argument("--no-progress", action="store_true", help="hide progress (bars on a terminal, lines otherwise)")
     p.add_argument("--force", action="store_true",
@@ -87,8 +91,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma list of budgets, each a number >= 1 followed by x")
     p.add_argument("--seeds", type=SEEDS, default="0", help="seeds: 0-2, 0,3 or 0,3,5-7")
     p.add_argument("--shard", type=V.arg_type(V.shard, "shard"), default="0/1",
-                   help="run only cells i, i+N, ... (i/N) to split work across processes")
-    _common(p)
+                   help="run only cells i, i+N, ... (i/N), e.g. one shard per SLURM array task")
+    p.add_argument("--workers", type=POS, default=1, help="local worker processes (a process pool when > 1)")
+    p.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="local (this process or --workers) or ray (one Ray task per cell)")
+    p.add_argument("--address", type=V.arg_type(V.address, "address"), default=None,
+                   help="Ray cluster to join: auto or HOST:PORT (default: start Ray on this machine)")
+    p.add_argument("--cpus-per-cell", type=NONNEG, default=None,
+                   help="Ray CPUs per cell, also its torch threads (default: --threads)")
+    p.add_argument("--gpus-per-cell", type=NONNEG, default=0.0, help="Ray GPUs per cell (needed for --device cuda)")
+    p.add_argument("--retries", type=V.arg_type(V.nonneg_int, "retries"), default=2,
+                   help="reruns of a cell whose worker process died")
+    _common(p, device=V.arg_type(V.device_form, "device"))
     p = _sub(sub, "ls", "list tasks, methods (with their --set keys) or objectives")
     p.add_argument("what", choices=["tasks", "methods", "objectives"], help="what to list")
     p = _sub(sub, "report", "leaderboard.md, figures and a static web site from records")

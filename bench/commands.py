@@ -54,6 +54,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     method = registry.methods().resolve(args.method)
     _check(args, [task], [method], [args.objective] if args.objective else [])
     budget = args.budget or V.budget(registry.tasks().get(task).default_budget)
+    _threads(args.threads)
     cache: dict = {}
     bad = 0
     for i, seed in enumerate(args.seeds):
@@ -98,51 +99,41 @@ def _fills(spec: str, pattern: str) -> bool:
     return bool(value)
 
 
-def error_record(cell: Cell, err: Exception) -> dict:
-    """The record of a cell that failed before it could run (task build, objective, config): status error with
-    the cell's keys filled and no score."""
-    import traceback
-
-    from bench.records import SCHEMA_VERSION, git_state
-    sha, dirty = git_state()
-    objective = cell.objective or ""
-    return {"schema_version": SCHEMA_VERSION, "run_id": "", "git_sha": sha, "git_dirty": dirty, "task": cell.task,
-            "objective": objective, "method": cell.method, "config_hash": "", "seed": cell.seed,
-            "cell": f"{cell.task}|{objective}|{cell.method}|{cell.budget}|{cell.seed}", "n": cell.n,
-            "steps": cell.steps, "budget": {"name": cell.budget}, "overrides": dict(cell.overrides),
-            "status": "error", "error": f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=6)}",
-            "metrics": {}, "usage": {}}
-
-
-def execute_or_error(cell: Cell, out: Path, cache: dict, resume: bool = False, show_progress: bool = False) -> dict:
-    """``execute`` a cell; a failure before the run (task build, objective, config) becomes an error record."""
-    from bench.records import append_jsonl
-    try:
-        return execute(cell, out, show_progress=show_progress, cache=cache, resume=resume)
-    except Exception as err:  # noqa: BLE001 - any failure of one cell is recorded, the matrix goes on
-        rec = error_record(cell, err)
-        print(f"bench: cell {rec['cell']} failed: {rec['error'].splitlines()[0]}", file=sys.stderr)
-        append_jsonl(out / "records" / f"{cell.task}.jsonl", [rec])
-        return rec
+def make_executor(args: argparse.Namespace):
+    """The executor the flags ask for (``bench.executor``): serial, a local pool (``--workers``) or Ray."""
+    from bench import executor as X
+    if args.executor == "ray":
+        return X.RayExecutor(args.address, args.cpus_per_cell or args.threads, args.gpus_per_cell, args.retries)
+    if args.workers > 1:
+        return X.Pool(args.workers, args.threads, args.retries)
+    return X.Serial(show_progress=not args.no_progress)
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:
+    from bench.executor import run_cells
     tasks, methods = V.names(args.tasks, registry.tasks()), V.names(args.methods, registry.methods())
     objectives = [o.strip() for o in args.objectives.split(",")] if args.objectives else []
     _check(args, tasks, methods, objectives)
+    V.executor_flags(args)
     grid = list(itertools.product(tasks, objectives or [None], methods, args.budgets, args.seeds))
     part, parts = args.shard
     grid = [g for g in grid[part::parts] if g[1] is None or _accepted(g[0], g[1])]
-    cache: dict = {}
+    cells = [_cell(args, task, method, obj, budget, seed) for task, obj, method, budget, seed in grid]
+    _threads(args.threads)
     status: dict[str, int] = {}
-    for i, (task, obj, method, budget, seed) in enumerate(grid):
-        cell = _cell(args, task, method, obj, budget, seed)
-        _announce(i, len(grid), cell, args.no_progress)
-        rec = execute_or_error(cell, args.out, cache, not args.force, show_progress=not args.no_progress)
+    for rec in run_cells(cells, args.out, make_executor(args), resume=not args.force,
+                         announce=lambda i, cell: _announce(i, len(cells), cell, args.no_progress)):
         status[rec["status"]] = status.get(rec["status"], 0) + 1
         print(_summary(rec) if rec["status"] not in ("skipped", "claimed") else _not_run(rec), flush=True)
     print("matrix: " + ", ".join(f"{k}={v}" for k, v in sorted(status.items())))
     return 1 if status.get("error") else 0
+
+
+def _threads(n: int) -> None:
+    """Torch threads of this process (one per worker by default: on a loaded machine more threads than free
+    cores makes every forward many times slower, and the thread count changes float reduction order)."""
+    import torch
+    torch.set_num_threads(n)
 
 
 def _accepted(task: str, objective: str) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import sys
 import time
 import traceback
 import uuid
@@ -23,6 +22,7 @@ import torch
 from bench import calibrate, records, registry, validate
 from bench.meter import BudgetExceeded, Calibration, CountedNet, CountedReward, Meter, OverBudgetMin
 from bench.method import Context, Incompatible, best_of_chains, chain_streams, chains_for
+from bench.progress import progress
 from bench.records import SCHEMA_VERSION, append_jsonl, config_hash, done_cells, environment, git_state, write_samples
 from bench.rng import Streams
 from bench.task import MetricMeta, Task
@@ -51,34 +51,6 @@ class Cell:
 def parse_budget(text: str) -> float:
     """'4x' -> 4.0 (any spelling ``bench.validate.budget`` accepts); InputError (a ValueError) otherwise."""
     return float(validate.budget(text)[:-1])
-
-
-PROGRESS_EVERY_S = 10.0  # seconds between progress lines when stderr is not a terminal
-
-
-def progress(enabled: bool):
-    """Progress on stderr: a tqdm bar on a terminal, else a line every ``PROGRESS_EVERY_S`` seconds (logs of
-    batch jobs show the run moving); nothing when disabled."""
-    def wrap(it, desc=""):
-        if not enabled:
-            return it
-        if sys.stderr.isatty():
-            from tqdm import tqdm
-            return tqdm(it, desc=desc, leave=False, file=sys.stderr)
-        return _progress_lines(it, desc)
-    return wrap
-
-
-def _progress_lines(it, desc: str):
-    """Yield from ``it``, printing ``desc: i/total (s)`` to stderr at most every ``PROGRESS_EVERY_S`` seconds."""
-    total = f"/{len(it)}" if hasattr(it, "__len__") else ""
-    t0 = last = time.monotonic()
-    for i, x in enumerate(it):
-        now = time.monotonic()
-        if now - last >= PROGRESS_EVERY_S:
-            print(f"bench:   {desc or 'step'} {i}{total} ({now - t0:.0f} s)", file=sys.stderr, flush=True)
-            last = now
-        yield x
 
 
 class MissingDependency(ImportError):
@@ -197,32 +169,67 @@ def _record_base(cell: Cell, task: Task, objective, method, cfg, steps: int, n: 
             "env": environment(cell.device)}
 
 
-def execute(cell: Cell, out: Path, show_progress: bool = True, cache: dict | None = None,
-            resume: bool = True) -> dict[str, Any]:
-    """Run one cell, append its record under ``out/records``, and return the record.
+@dataclass
+class Outcome:
+    """A computed cell: its final record and its per-sample rows (None when nothing was sampled). Nothing is
+    written yet: ``commit`` writes both (the driver is the single writer, whatever process computed it)."""
 
-    The cell is claimed first (``records.claim_cell``): a cell another live process is running returns status
-    ``claimed``, one with a final record (``resume``) ``skipped``; neither is written."""
+    rec: dict[str, Any]
+    rows: list[dict[str, Any]] | None = None
+
+
+def _prepared(cell: Cell, cache: dict | None) -> tuple[Cell, Task, Any, Any, Any, int, int, dict[str, Any]]:
     cell = dataclasses.replace(cell, budget=validate.budget(cell.budget))
     task = build_task(cell.task, cell.tiny, cell.device, cache)
     objective, method, cfg, steps, n = resolve(cell, task)
-    rec = _record_base(cell, task, objective, method, cfg, steps, n)
+    return cell, task, objective, method, cfg, steps, n, _record_base(cell, task, objective, method, cfg, steps, n)
+
+
+def header(cell: Cell, cache: dict | None = None) -> dict[str, Any]:
+    """The record of ``cell`` before it runs (its ``cell`` key and ``config_hash`` decide claims and resume);
+    builds the task, samples nothing."""
+    return _prepared(cell, cache)[-1]
+
+
+def compute(cell: Cell, cache: dict | None = None, show_progress: bool = False) -> Outcome:
+    """Run ``cell`` and return its record and rows, writing nothing (so any process can run it: this one, a pool
+    worker or a Ray task). Failures of the run become the record's status; a failure to build raises."""
+    cell, task, objective, method, cfg, steps, n, rec = _prepared(cell, cache)
+    return _run(rec, cell, task, objective, method, cfg, steps, n, show_progress)
+
+
+def commit(out: Path, outcome: Outcome) -> dict[str, Any]:
+    """Write a computed cell under ``out``: its sample file, then its record (one locked append)."""
+    rec = outcome.rec
+    if outcome.rows is not None:
+        rec["samples_path"] = write_samples(out, rec["task"], rec["run_id"], outcome.rows)
+    append_jsonl(Path(out) / "records" / f"{rec['task']}.jsonl", [rec])
+    return rec
+
+
+def execute(cell: Cell, out: Path, show_progress: bool = True, cache: dict | None = None,
+            resume: bool = True) -> dict[str, Any]:
+    """Run one cell in this process, append its record under ``out/records``, and return the record.
+
+    The cell is claimed first (``records.claim_cell``): a cell another live process is running returns status
+    ``claimed``, one with a final record (``resume``) ``skipped``; neither is written."""
+    rec = header(cell, cache)
     claim, holder = records.claim_cell(out, rec["cell"], rec["config_hash"])
     if claim is None:
         rec["status"], rec["error"] = "claimed", holder
         return rec
     try:
-        if resume and (rec["cell"], rec["config_hash"]) in done_cells(out / "records", task.name):
+        if resume and (rec["cell"], rec["config_hash"]) in done_cells(Path(out) / "records", rec["task"]):
             rec["status"] = "skipped"
             return rec
-        return _run_claimed(rec, cell, task, objective, method, cfg, steps, n, out, show_progress)
+        return commit(out, compute(cell, cache, show_progress))
     finally:
         records.release(claim)
 
 
-def _run_claimed(rec: dict[str, Any], cell: Cell, task: Task, objective, method, cfg, steps: int, n: int,
-                 out: Path, show_progress: bool) -> dict[str, Any]:
-    """Run a claimed cell and append its record."""
+def _run(rec: dict[str, Any], cell: Cell, task: Task, objective, method, cfg, steps: int, n: int,
+         show_progress: bool) -> Outcome:
+    """Sample and score a cell into its record (a failure becomes the status)."""
     rec["run_id"] = f"{rec['cell'].replace('|', '_')}_{rec['config_hash'][:8]}_{uuid.uuid4().hex[:6]}"
     cal = calibration(task, objective)
     factor = base_factor(cell, task, steps)
@@ -231,12 +238,12 @@ def _run_claimed(rec: dict[str, Any], cell: Cell, task: Task, objective, method,
     if cell.base:
         rec["budget"]["base_factor"] = round(factor, 6)
     meter = Meter(cap=plan.per_sample * factor * n, cal=cal)
-    min_cost = None
+    min_cost, rows = None, None
     try:
         method.check(task.family_kind, objective.grad_proxy is not None, objective.answer is not None)
         method.check_task(task, objective)
         plan.check()
-        _sample_and_score(rec, cell, task, objective, method, cfg, steps, n, meter, out, show_progress, plan)
+        rows = _sample_and_score(rec, cell, task, objective, method, cfg, steps, n, meter, show_progress, plan)
         rec["status"] = "ok"
     except Incompatible as err:
         rec["status"], rec["error"] = "incompatible", str(err)
@@ -250,8 +257,7 @@ def _run_claimed(rec: dict[str, Any], cell: Cell, task: Task, objective, method,
     rec["usage"] = meter.usage(n)
     if min_cost is not None:
         rec["usage"]["min_cost_per_sample"] = round(min_cost, 6)
-    append_jsonl(out / "records" / f"{task.name}.jsonl", [rec])
-    return rec
+    return Outcome(rec, rows)
 
 
 def sample(task: Task, objective, method, cfg, n: int, steps: int, seed: int, meter: Meter,
@@ -290,8 +296,9 @@ def sample(task: Task, objective, method, cfg, n: int, steps: int, seed: int, me
     return result, owner_instance[result.owner.cpu()]
 
 
-def _sample_and_score(rec, cell, task, objective, method, cfg, steps, n, meter, out, show_progress,
-                      plan: BudgetPlan) -> None:
+def _sample_and_score(rec, cell, task, objective, method, cfg, steps, n, meter, show_progress,
+                      plan: BudgetPlan) -> list[dict[str, Any]]:
+    """Sample, score into ``rec`` and return the per-sample rows."""
     t0 = time.perf_counter()
     result, instance = sample(task, objective, method, cfg, n, steps, cell.seed, meter, show_progress, plan.chains,
                               base_spec(cell))
@@ -307,7 +314,7 @@ def _sample_and_score(rec, cell, task, objective, method, cfg, steps, n, meter, 
     known = {**task.metrics, **HARNESS_METRICS}
     rec["metric_meta"] = {k: known[k].as_record() for k in metrics if k in known}
     rec["diagnostics"] = {k: v for k, v in result.diagnostics.items() if k != "selected_value_per_step"}
-    rec["samples_path"] = write_samples(out, task.name, rec["run_id"], rows)
+    return rows
 
 
 HARNESS_METRICS = {

@@ -116,18 +116,66 @@ def shard(text: str) -> tuple[int, int]:
 
 def device(text: str) -> str:
     """``cpu``, ``cuda`` or ``cuda:K``; CUDA must be available (and K < the device count) on this machine."""
+    return device_available(device_form(text))
+
+
+def device_form(text: str) -> str:
+    """``cpu``, ``cuda`` or ``cuda:K`` (lower-cased); availability not checked (a Ray driver may have no GPU)."""
     t = str(text).strip().lower()
-    m = re.fullmatch(r"cpu|cuda(?::(\d+))?", t)
-    if not m:
+    if not re.fullmatch(r"cpu|cuda(?::(\d+))?", t):
         raise InputError(f"device {text!r}: expected cpu, cuda or cuda:K (other torch devices are not supported)")
+    return t
+
+
+def device_available(t: str) -> str:
+    """``t`` (a ``device_form``) when this machine has it; InputError naming what it has otherwise."""
+    m = re.fullmatch(r"cpu|cuda(?::(\d+))?", t)
     if t.startswith("cuda"):
         import torch
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         index = int(m.group(1) or 0)
         if index >= count:
-            raise InputError(f"device {text!r}: CUDA is not available on this machine ({count} CUDA devices; "
+            raise InputError(f"device {t!r}: CUDA is not available on this machine ({count} CUDA devices; "
                              f"torch {torch.__version__}, built with CUDA {torch.version.cuda}); use --device cpu")
     return t
+
+
+def nonneg_float(text: str) -> float:
+    """A finite decimal number >= 0 (a resource request such as 0.5 GPUs)."""
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise InputError(f"{text!r}: expected a number >= 0 (0, 0.5, 2, ...)")
+    return value
+
+
+def address(text: str) -> str:
+    """A Ray cluster address: ``auto``, ``HOST:PORT`` or ``ray://HOST:PORT``."""
+    t = str(text).strip()
+    if t != "auto" and not re.fullmatch(r"(ray://)?[A-Za-z0-9_.\-]+:\d{1,5}", t):
+        raise InputError(f"--address {text!r}: expected auto, HOST:PORT or ray://HOST:PORT")
+    return t
+
+
+def executor_flags(args: argparse.Namespace) -> None:
+    """The executor flags of ``bench matrix`` fit together, and the device exists where cells will run."""
+    if args.executor != "ray":
+        for flag, value in (("--address", args.address), ("--cpus-per-cell", args.cpus_per_cell),
+                            ("--gpus-per-cell", args.gpus_per_cell or None)):
+            if value is not None:
+                raise InputError(f"{flag} is a Ray setting; add --executor ray (local runs use --workers N)")
+        device_available(args.device)
+        return
+    if args.workers > 1:
+        raise InputError("--workers sizes the local pool; with --executor ray the cluster's resources set the "
+                         "parallelism (--cpus-per-cell C, --gpus-per-cell G)")
+    if args.cpus_per_cell == 0:
+        raise InputError("--cpus-per-cell 0: each cell needs at least a fraction of a CPU (e.g. 1)")
+    if args.device.startswith("cuda") and not args.gpus_per_cell:
+        raise InputError("--device cuda with --executor ray needs --gpus-per-cell G > 0, so that Ray places each "
+                         "cell on a GPU")
 
 
 def names(text: str, reg: Any) -> list[str]:

@@ -43,8 +43,8 @@ def test_ls_methods_lists_set_keys_with_types_and_defaults(capsys):
 
 
 def test_progress_lines_when_stderr_is_not_a_terminal(tmp_path, capsys, monkeypatch):
-    import bench.runner
-    monkeypatch.setattr(bench.runner, "PROGRESS_EVERY_S", 0.0)
+    import bench.progress
+    monkeypatch.setattr(bench.progress, "PROGRESS_EVERY_S", 0.0)
     assert main(["matrix", "--tasks", "gmm", "--methods", "none,svdd", "--budgets", "4x", "--n", "4", "--steps", "6",
                  "--out", str(tmp_path)]) == 0
     err = capsys.readouterr().err.splitlines()

@@ -24,6 +24,13 @@ def no_work(monkeypatch):
         seen.append(args[0] if args else kwargs)
         raise WorkStarted
     monkeypatch.setattr(commands, "execute", fail)
+
+    def fail_cells(cells, *args, **kwargs):  # bench matrix: the executor loop, reached with its cells
+        if cells:
+            fail(cells[0])
+        return iter(())
+    import bench.executor
+    monkeypatch.setattr(bench.executor, "run_cells", fail_cells)
     import bench.calibrate
     import bench.tune
     monkeypatch.setattr(bench.tune, "tune", fail)
@@ -83,6 +90,18 @@ def test_seeds_accepted():
     (["matrix", "--tasks", "gmm", "--methods", "nosuch"], "unknown method"),
     (["matrix", "--tasks", "gmm", "--methods", "smc,svdd", "--set", "k=3"], "not a config key of svdd"),
     (["matrix", "--shard", "2/2"], "0 <= i < N"),
+    (["matrix", "--tasks", "gmm", "--address", "auto"], "is a Ray setting"),
+    (["matrix", "--tasks", "gmm", "--cpus-per-cell", "2"], "is a Ray setting"),
+    (["matrix", "--tasks", "gmm", "--executor", "ray", "--workers", "2"], "sizes the local pool"),
+    (["matrix", "--tasks", "gmm", "--executor", "ray", "--device", "cuda"], "--gpus-per-cell G > 0"),
+    (["matrix", "--tasks", "gmm", "--executor", "ray", "--cpus-per-cell", "0"], "at least a fraction"),
+    (["matrix", "--gpus-per-cell", "-1"], "number >= 0"),
+    (["matrix", "--gpus-per-cell", "nan"], "number >= 0"),
+    (["matrix", "--address", "nohost"], "HOST:PORT"),
+    (["matrix", "--executor", "dask"], "invalid choice"),
+    (["matrix", "--workers", "0"], "positive integer"),
+    (["matrix", "--retries", "-1"], "non-negative integer"),
+    (["run", "--task", "gmm", "--method", "none", "--threads", "0"], "positive integer"),
     (["tune", "--task", "gmm", "--method", "smc", "--rounds", "0"], "positive integer"),
     (["calibrate", "--task", "gmm", "--repeats", "-1"], "positive integer"),
     (["pretrain", "--task", "gmm", "--seed", "x"], "non-negative integer"),
@@ -145,12 +164,16 @@ _GOOD = {"--task": ["gmm", "toyseq"], "--method": ["none", "smc", "treeg", "svdd
          "--budget": ["4x", "1x", "2.5x"], "--budgets": ["1x", "1x,4x"], "--seeds": ["0", "0-2", "1,3"],
          "--n": ["4", "1"], "--steps": ["8"], "--set": ["k=2", "lam=2", "window_start=0.5"],
          "--objective": ["linear", "pattern"], "--objectives": ["linear", "pattern"], "--device": ["cpu"],
-         "--shard": ["0/2", "1/2"], "--rounds": ["2"], "--beam": ["1"], "--repeats": ["3"]}
+         "--shard": ["0/2", "1/2"], "--rounds": ["2"], "--beam": ["1"], "--repeats": ["3"],
+         "--workers": ["1", "2"], "--retries": ["0", "2"], "--threads": ["1", "2"], "--cpus-per-cell": ["1"],
+         "--gpus-per-cell": ["0", "0.5"], "--address": ["auto", "head:6379"]}
 _BAD = ["", " ", "-1", "0", "abc", "nan", "inf", "1.5", "2-0", "x", "4xx", "0.5x", "k=", "=3", "k=1.5", "A=-2",
         "lam=nan", "tpu", "cuda:9", "a,b", ",", "1/0", "3/2", "--", "-", "🙂", "1e9", "gmm,,toyseq", "all"]
-_CMDS = {"run": ["--task", "--method", "--objective", "--budget", "--seeds", "--n", "--steps", "--set", "--device"],
+_CMDS = {"run": ["--task", "--method", "--objective", "--budget", "--seeds", "--n", "--steps", "--set", "--device",
+                 "--threads"],
          "matrix": ["--tasks", "--methods", "--objectives", "--budgets", "--seeds", "--n", "--steps", "--set",
-                    "--device", "--shard"],
+                    "--device", "--shard", "--workers", "--retries", "--threads", "--cpus-per-cell",
+                    "--gpus-per-cell", "--address"],
          "tune": ["--task", "--method", "--budget", "--seeds", "--n", "--rounds", "--beam", "--device"],
          "calibrate": ["--task", "--repeats"]}
 
