@@ -55,6 +55,8 @@ def _common(p: argparse.ArgumentParser, device: Any = DEVICE) -> None:
                    help="run the method on a quality-guided base prediction (cfg, pag or autoguidance at scale W, "
                         "optionally only for LO < 1 - i/T <= HI), e.g. pag:3; its forwards count in the budget")
     p.add_argument("--device", type=device, default="cpu", help="torch device: cpu, cuda or cuda:K")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                   help="the sampling network's precision: bf16 runs it under autocast (sampler math stays fp32)")
     p.add_argument("--threads", type=POS, default=1,
                    help="torch threads per process (one per worker keeps a loaded machine fast; it also fixes the "
                         "float reduction order)")

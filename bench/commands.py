@@ -30,7 +30,7 @@ def _summary(rec: dict) -> str:
 def _cell(args, task: str, method: str, objective: str | None, budget: str, seed: int) -> Cell:
     return Cell(task=task, method=method, objective=objective, budget=budget, seed=seed, n=args.n,
                 steps=args.steps, overrides=args.overrides[method], device=args.device, tiny=args.tiny,
-                base=args.base)
+                base=args.base, precision=args.precision)
 
 
 def _check(args: argparse.Namespace, tasks: list[str], methods: list[str], objectives: list[str]) -> None:

@@ -135,13 +135,16 @@ class Meter:
 class CountedNet(nn.Module):
     """Wraps a network: counts every row of every forward, and every row a gradient flows back through.
     ``weight``: forward-equivalents of one row (1 for the task's network; an autoguidance weak model counts at
-    its own relative cost, into ``Meter.weak_nfe``). Keyword inputs (a label) pass through."""
+    its own relative cost, into ``Meter.weak_nfe``). Keyword inputs (a label) pass through. ``autocast``: a
+    reduced precision (torch.bfloat16) the network runs under; its output is cast back to float32, so sampler
+    math, rewards and gradients outside the network stay in float32."""
 
-    def __init__(self, net: nn.Module, meter: Meter, weight: float = 1.0) -> None:
+    def __init__(self, net: nn.Module, meter: Meter, weight: float = 1.0, autocast: torch.dtype | None = None) -> None:
         super().__init__()
         self.inner = net
         self.meter = meter
         self.weight = float(weight)
+        self.autocast = autocast
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, **kw) -> torch.Tensor:
         rows = x.shape[0]
@@ -149,7 +152,12 @@ class CountedNet(nn.Module):
             self.meter.add_forward(rows)
         else:
             self.meter.add_weak(rows * self.weight)
-        out = self.inner(x, t, **kw)
+        if self.autocast is None:
+            out = self.inner(x, t, **kw)
+        else:
+            with torch.autocast(x.device.type, dtype=self.autocast):
+                out = self.inner(x, t, **kw)
+            out = out.float()
         if out.requires_grad:
             out.register_hook(lambda g: self.meter.add_backward(rows * self.weight))
         return out

@@ -116,7 +116,8 @@ class QualitySource:
             if got is not None:
                 from bench.meter import CountedNet
                 net, cost = got
-                self._weak = (CountedNet(net, self._meter, weight=cost) if self._meter is not None else net, cost)
+                counted = CountedNet(net, self._meter, weight=cost, autocast=getattr(self.net, "autocast", None))
+                self._weak = (counted if self._meter is not None else net, cost)
         return self._weak
 
     def branches(self, kind: str) -> tuple[Net, Net]:

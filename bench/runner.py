@@ -46,6 +46,10 @@ class Cell:
     device: str = "cpu"
     tiny: bool = False
     base: str | None = None  # a quality-guided base prediction (``bench.quality.parse_base``: "pag:3")
+    precision: str = "fp32"  # the sampling network's: fp32, or bf16 (autocast; the rest stays float32)
+
+
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 
 
 def parse_budget(text: str) -> float:
@@ -157,6 +161,8 @@ def _record_base(cell: Cell, task: Task, objective, method, cfg, steps: int, n: 
                "budget": cell.budget, "steps": steps, "n": n, "weights_sha256": weights_sha256(task)}
     if cell.base:  # only based cells carry the key, so every other record's hash is unchanged
         payload["base"] = base_spec(cell).label()
+    if cell.precision != "fp32":  # likewise: a reduced-precision run is a different config
+        payload["precision"] = cell.precision
     hashed = {**payload, "calibration": dataclasses.asdict(calibration(task, objective))}  # prices set the widths
     key = f"{task.name}|{objective.name}|{method.key}|{cell.budget}|{cell.seed}"
     return {"schema_version": SCHEMA_VERSION, "run_id": "", "git_sha": sha, "git_dirty": dirty, **payload,
@@ -179,6 +185,8 @@ class Outcome:
 
 
 def _prepared(cell: Cell, cache: dict | None) -> tuple[Cell, Task, Any, Any, Any, int, int, dict[str, Any]]:
+    if cell.precision not in PRECISIONS:
+        raise validate.InputError(f"precision {cell.precision!r}: expected one of {', '.join(PRECISIONS)}")
     cell = dataclasses.replace(cell, budget=validate.budget(cell.budget))
     task = build_task(cell.task, cell.tiny, cell.device, cache)
     objective, method, cfg, steps, n = resolve(cell, task)
@@ -261,16 +269,17 @@ def _run(rec: dict[str, Any], cell: Cell, task: Task, objective, method, cfg, st
 
 
 def sample(task: Task, objective, method, cfg, n: int, steps: int, seed: int, meter: Meter,
-           show_progress: bool = False, chains: int = 1, base=None):
+           show_progress: bool = False, chains: int = 1, base=None, precision: str = "fp32"):
     """Run ``method`` through the meter: the family's network and the rewards are counted before the method sees
     them; with ``chains`` = k > 1, k independent chains per returned sample (streams ``chain_streams``) and the
     best by the proxy. ``ctx.budget`` is the meter's cap per returned sample. ``base`` (a QualitySpec): the
-    method runs on the quality-guided prediction (``bench.quality``). Returns (output, instance index of each
+    method runs on the quality-guided prediction (``bench.quality``). ``precision``: the network's (``PRECISIONS``).
+    Returns (output, instance index of each
     returned sample)."""
     from bench.quality import QualitySource
     family = task.build_family()
     raw = family.net
-    family.net = CountedNet(raw, meter)
+    family.net = CountedNet(raw, meter, autocast=PRECISIONS[precision])
     quality = QualitySource(family.net, raw, task.condition(objective), task.autoguide, meter)
     if base is not None:
         if method.quality:
@@ -301,7 +310,7 @@ def _sample_and_score(rec, cell, task, objective, method, cfg, steps, n, meter, 
     """Sample, score into ``rec`` and return the per-sample rows."""
     t0 = time.perf_counter()
     result, instance = sample(task, objective, method, cfg, n, steps, cell.seed, meter, show_progress, plan.chains,
-                              base_spec(cell))
+                              base_spec(cell), cell.precision)
     sample_s = time.perf_counter() - t0
     metrics, rows = task.evaluate(objective, result.x0.detach(), instance)
     metrics = {**metrics, **population_metrics(result, method)}
