@@ -35,6 +35,39 @@ class PerturbableLayer(nn.TransformerEncoderLayer):
         return self.norm2(x + self._ff_block(x))
 
 
+@contextlib.contextmanager
+def perturbed(layers: list[nn.Module]) -> Iterator[None]:
+    """Within the block, each of ``layers`` (modules with a ``perturb`` flag) uses identity self-attention."""
+    for layer in layers:
+        layer.perturb = True
+    try:
+        yield
+    finally:
+        for layer in layers:
+            layer.perturb = False
+
+
+class SelfAttention2d(nn.Module):
+    """Residual multi-head self-attention over the H·W positions of a feature map: (B, C, H, W) -> same.
+    ``perturb`` (PAG): the attention map is the identity, so the block adds ``out_proj(V)``."""
+
+    perturb: bool = False
+
+    def __init__(self, channels: int, heads: int = 4, groups: int = 8) -> None:
+        super().__init__()
+        self.norm = nn.GroupNorm(groups, channels)
+        self.attn = nn.MultiheadAttention(channels, heads, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, hgt, wid = x.shape
+        h = self.norm(x).flatten(2).transpose(1, 2)  # (B, H·W, C)
+        if self.perturb:
+            out = identity_attention(self.attn, h)  # (B, H·W, C)
+        else:
+            out = self.attn(h, h, h, need_weights=False)[0]  # (B, H·W, C)
+        return x + out.transpose(1, 2).reshape(b, c, hgt, wid)
+
+
 class TokenTransformer(nn.Module):
     """Bidirectional pre-LN transformer MDLM denoiser: (B, L) ids in [0, V] (V = [MASK]) or a (B, L, V+1) soft
     one-hot (the differentiable path; the embedding is ``onehot @ embedding.weight``) -> logits (B, L, V).
@@ -59,14 +92,8 @@ class TokenTransformer(nn.Module):
     @contextlib.contextmanager
     def attention_perturbed(self) -> Iterator[None]:
         """Within the block, the ``pag_layers`` use identity self-attention."""
-        chosen = [self.encoder.layers[i] for i in self.pag_layers]
-        for layer in chosen:
-            layer.perturb = True
-        try:
+        with perturbed([self.encoder.layers[i] for i in self.pag_layers]):
             yield
-        finally:
-            for layer in chosen:
-                layer.perturb = False
 
     def forward(self, x: torch.Tensor, t: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (B, L, V). ``x``: (B, L) long ids or (B, L, V+1) float probabilities; ``t`` unused."""

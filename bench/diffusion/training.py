@@ -1,4 +1,4 @@
-"""Training losses of the two model families (Gaussian ε/v/x0, masked MDLM); `bench.train` wraps them."""
+"""Training losses of the model families (Gaussian ε/v/x0, flow velocity, masked MDLM); `bench.train` wraps them."""
 from __future__ import annotations
 
 from typing import Callable
@@ -14,15 +14,21 @@ LogitNet = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 GAUSSIAN_TARGETS = PREDICTIONS
 
 
+def _call(net, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+    """``net(x, t)``, or ``net(x, t, cond)`` for a conditional network."""
+    return net(x, t) if cond is None else net(x, t, cond)
+
+
 def gaussian_loss(net: EpsNet, x0: torch.Tensor, alphas_bar: torch.Tensor,
                   gen: torch.Generator | None = None, target: str = "eps",
-                  prediction: str | None = None) -> torch.Tensor:
+                  prediction: str | None = None, cond: torch.Tensor | None = None) -> torch.Tensor:
     """MSE at a uniform random step i of x_t = √ᾱ x0 + √(1−ᾱ) ε against the network's output.
 
     ``target``: the space the error is measured in, ``"eps"`` (E‖ε − ε̂‖², the default), ``"v"``
     (v = √ᾱ ε − √(1−ᾱ) x0) or ``"x0"``. ``prediction``: what the network outputs (default: the target); a
     different one is converted into the target's space (float32 ᾱ), e.g. a v-network under an ε loss, whose
-    error is ᾱ·‖v − v̂‖². The sampling family must be built with the same ``prediction``.
+    error is ᾱ·‖v − v̂‖². The sampling family must be built with the same ``prediction``. ``cond``: (B,) labels
+    passed as the network's third argument.
     """
     prediction = prediction or target
     for name, kind in (("target", target), ("prediction", prediction)):
@@ -34,8 +40,22 @@ def gaussian_loss(net: EpsNet, x0: torch.Tensor, alphas_bar: torch.Tensor,
     eps = torch.randn(x0.shape, generator=gen, device=x0.device)
     x_t = abar.sqrt() * x0 + (1 - abar).sqrt() * eps  # (B, ...)
     goal = {"eps": eps, "v": abar.sqrt() * eps - (1 - abar).sqrt() * x0, "x0": x0}[target]  # (B, ...)
-    out = convert(net(x_t, i.float()), prediction, target, x_t, abar)  # (B, ...) in the target's space
+    out = convert(_call(net, x_t, i.float(), cond), prediction, target, x_t, abar)  # (B, ...) target's space
     return F.mse_loss(out.float(), goal)
+
+
+def flow_loss(net: EpsNet, x1: torch.Tensor, gen: torch.Generator | None = None,
+              cond: torch.Tensor | None = None) -> torch.Tensor:
+    """Conditional flow matching on the linear path of ``bench.diffusion.flow`` (τ = 1 noise, τ = 0 data):
+    E_τ‖u_θ(x_τ, τ) − (x1 − ε)‖² with x_τ = (1 − τ)·x1 + τ·ε, τ stratified over [0, 1) per batch.
+    x1: (B, ...) data; the network takes τ in [0, 1] as a (B,) float."""
+    b = x1.shape[0]
+    u = torch.rand((), generator=gen, device=x1.device)
+    tau = (u + torch.arange(b, device=x1.device) / b) % 1.0  # (B,)
+    tb = tau.view(b, *([1] * (x1.dim() - 1)))  # (B, 1, ...)
+    eps = torch.randn(x1.shape, generator=gen, device=x1.device)
+    x_t = (1 - tb) * x1 + tb * eps  # (B, ...)
+    return F.mse_loss(_call(net, x_t, tau, cond).float(), x1 - eps)
 
 
 def masked_loss(net: LogitNet, x0: torch.Tensor, mask_id: int,
@@ -51,7 +71,7 @@ def masked_loss(net: LogitNet, x0: torch.Tensor, mask_id: int,
     m = mask_prob(t)  # (B,)
     masked = torch.rand((b, length), generator=gen, device=x0.device) < m[:, None]  # (B, L)
     x_t = torch.where(masked, torch.full_like(x0, mask_id), x0)
-    logits = (net(x_t, t) if cond is None else net(x_t, t, cond)).float()  # (B, L, V)
+    logits = _call(net, x_t, t, cond).float()  # (B, L, V)
     nll = F.cross_entropy(logits.transpose(1, 2), x0, reduction="none")  # (B, L)
     weight = (mask_prob_rate(t) / m)[:, None]  # (B, 1)
     return (weight * nll * masked).sum() / (b * length)

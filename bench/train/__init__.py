@@ -8,8 +8,8 @@ masked MDLM, supervised MSE / cross-entropy). Lightning is imported only when ``
 from bench.train.batches import Batcher
 from bench.train.config import TrainConfig, lr_multiplier
 from bench.train.fit import TrainResult, fit, seeded
-from bench.train.losses import gaussian, masked, supervised
+from bench.train.losses import flow, gaussian, masked, supervised
 from bench.train.recipes import RunDirs, fit_supervised, plot_curves, summary, val_loss_probe
 
 __all__ = ["Batcher", "RunDirs", "TrainConfig", "TrainResult", "fit", "fit_supervised", "gaussian", "lr_multiplier",
-           "masked", "plot_curves", "seeded", "summary", "supervised", "val_loss_probe"]
+           "flow", "masked", "plot_curves", "seeded", "summary", "supervised", "val_loss_probe"]

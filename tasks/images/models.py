@@ -10,11 +10,12 @@ from bench.train.fit import seeded
 from bench.weights import load_state
 from tasks.images.net import GuideNet, OracleNet, UNet
 
-NETS: dict[str, type[torch.nn.Module]] = {"unet": UNet, "guide": GuideNet, "oracle": OracleNet}
+NETS: dict[str, type[torch.nn.Module]] = {"unet": UNet, "weak": UNet, "flow": UNet, "guide": GuideNet,
+                                         "oracle": OracleNet}
 
 
 def load_net(folder: Path, name: str, device: str | torch.device = "cpu") -> torch.nn.Module:
-    """``folder/<name>.pt`` (name in unet, guide, oracle) as a network in eval mode without gradients."""
+    """``folder/<name>.pt`` (name in unet, weak, flow, guide, oracle) as a network in eval mode without gradients."""
     blob = load_state(folder, f"{name}.pt", device)
     net = NETS[name](**{k: tuple(v) if isinstance(v, list) else v for k, v in blob["config"].items()})
     net.load_state_dict(blob["state"])

@@ -9,11 +9,15 @@
 """
 from __future__ import annotations
 
+import contextlib
 import math
+from typing import Iterator
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from bench.nets import SelfAttention2d, perturbed
 
 
 def step_embedding(i: torch.Tensor, dim: int) -> torch.Tensor:
@@ -42,46 +46,83 @@ class ResBlock(nn.Module):
 
 
 class UNet(nn.Module):
-    """ε_θ(x_t, i): (B, 1, 28, 28), (B,) float step index -> (B, 1, 28, 28)."""
+    """ε_θ(x_t, i) (or a velocity u_θ(x_τ, τ) with ``time_scale`` 1000): (B, 1, 28, 28), (B,) float time, optional
+    (B,) class labels -> (B, 1, 28, 28).
 
-    def __init__(self, ch: int = 32, mult: tuple[int, ...] = (1, 2, 2), emb: int = 128) -> None:
+    ``attn``: resolutions (of 28, 14, 7) that get a residual self-attention block after their ResBlocks on the way
+    down and up (and in the middle when the lowest is listed). ``n_classes`` > 0 adds a class embedding; the label
+    ``null_label`` = n_classes (or ``label=None``) is the unconditional model (trained by label dropout). PAG
+    switch: ``with net.attention_perturbed(): ...`` runs the lowest-resolution attention blocks (down and middle,
+    as ADM's PAG layers) with identity attention. Defaults build the original unconditional attention-free UNet
+    (the same state-dict keys)."""
+
+    def __init__(self, ch: int = 32, mult: tuple[int, ...] = (1, 2, 2), emb: int = 128, attn: tuple[int, ...] = (),
+                 n_classes: int = 0, time_scale: float = 1.0) -> None:
         super().__init__()
         self.config = {"ch": ch, "mult": list(mult), "emb": emb}
-        self.emb_dim = emb
+        if attn or n_classes or time_scale != 1.0:
+            self.config.update(attn=list(attn), n_classes=n_classes, time_scale=time_scale)
+        self.emb_dim, self.time_scale = emb, float(time_scale)
         self.t_mlp = nn.Sequential(nn.Linear(emb, emb), nn.SiLU(), nn.Linear(emb, emb))
+        self.null_label = n_classes if n_classes else None
+        self.label = nn.Embedding(n_classes + 1, emb) if n_classes else None
         chans = [ch * m for m in mult]
+        res = [28 // 2**k for k in range(len(chans))]
         self.stem = nn.Conv2d(1, ch, 3, padding=1)
-        self.down = nn.ModuleList()
-        self.pool = nn.ModuleList()
+        self.down, self.pool = nn.ModuleList(), nn.ModuleList()
+        self.attn = nn.ModuleDict()
         c = ch
         for k, co in enumerate(chans):
             self.down.append(ResBlock(c, co, emb))
             c = co
+            if res[k] in attn:
+                self.attn[f"down{k}"] = SelfAttention2d(c)
             if k < len(chans) - 1:
                 self.pool.append(nn.Conv2d(c, c, 3, stride=2, padding=1))
         self.mid = nn.ModuleList([ResBlock(c, c, emb), ResBlock(c, c, emb)])
-        self.up = nn.ModuleList()
-        self.unpool = nn.ModuleList()
-        for k, co in reversed(list(enumerate(chans))):
+        if res[-1] in attn:
+            self.attn["mid"] = SelfAttention2d(c)
+        self.up, self.unpool = nn.ModuleList(), nn.ModuleList()
+        for j, (k, co) in enumerate(reversed(list(enumerate(chans)))):
             self.up.append(ResBlock(c + co, co, emb))
             c = co
+            if res[k] in attn:
+                self.attn[f"up{j}"] = SelfAttention2d(c)
             if k > 0:
                 self.unpool.append(nn.Conv2d(c, c, 3, padding=1))
         self.out = nn.Sequential(nn.GroupNorm(8, c), nn.SiLU(), nn.Conv2d(c, 1, 3, padding=1))
+        low = f"down{len(chans) - 1}"
+        self.pag_layers = tuple(name for name in (low, "mid") if name in self.attn)
 
-    def forward(self, x: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
-        e = self.t_mlp(step_embedding(i, self.emb_dim))  # (B, emb)
+    @contextlib.contextmanager
+    def attention_perturbed(self) -> Iterator[None]:
+        """Within the block, the ``pag_layers`` attention blocks use identity attention (weights untouched)."""
+        if not self.pag_layers:
+            raise ValueError("this UNet has no self-attention blocks to perturb (built with attn=())")
+        with perturbed([self.attn[name] for name in self.pag_layers]):
+            yield
+
+    def _attend(self, name: str, h: torch.Tensor) -> torch.Tensor:
+        return self.attn[name](h) if name in self.attn else h
+
+    def forward(self, x: torch.Tensor, i: torch.Tensor, label: torch.Tensor | None = None) -> torch.Tensor:
+        e = self.t_mlp(step_embedding(i * self.time_scale, self.emb_dim))  # (B, emb)
+        if self.label is not None:
+            if label is None:
+                label = torch.full((x.shape[0],), self.null_label, dtype=torch.long, device=x.device)
+            e = e + self.label(label)  # (B, emb)
         h = self.stem(x)  # (B, ch, 28, 28)
         skips = []
         for k, block in enumerate(self.down):
-            h = block(h, e)
+            h = self._attend(f"down{k}", block(h, e))
             skips.append(h)
             if k < len(self.pool):
                 h = self.pool[k](h)  # (B, c, H/2, W/2)
         for block in self.mid:
             h = block(h, e)
+        h = self._attend("mid", h)
         for k, block in enumerate(self.up):
-            h = block(torch.cat([h, skips.pop()], dim=1), e)
+            h = self._attend(f"up{k}", block(torch.cat([h, skips.pop()], dim=1), e))
             if k < len(self.unpool):
                 size = skips[-1].shape[-2:]
                 h = self.unpool[k](F.interpolate(h, size=size, mode="nearest"))  # (B, c, 2H, 2W)

@@ -1,7 +1,12 @@
 """Training recipes of the images task on the shared stack: `bench pretrain --task images` trains every model
 into a new run folder.
 
-  diffusion   ε-prediction UNet, Gaussian loss (ε target, cosine schedule), AdamW + EMA     -> unet.pt
+  unet        ε-prediction UNet with self-attention at 14x14 and 7x7 and a class input (10% label dropout:
+              one network is the conditional and the unconditional model, for CFG), Gaussian loss (ε target,
+              cosine schedule), AdamW + EMA; EMA snapshots every probe, step WEAK_STEP's = autoguidance's
+              weak model                                                                     -> unet.pt, weak.pt
+  flow        the flow twin: the same UNet as a velocity network u(x_τ, τ) on the linear path (flow matching,
+              seed + 3)                                                                      -> flow.pt
   guide       guidance (proxy) classifier, seed + 1, flips + pixel noise                      -> guide.pt
   oracle      held-out classifier, seed + 2, random-shift crops, no noise                     -> oracle.pt
   stats       oracle-feature sums/covariances of each class's test images (FID reference)      -> ref_stats.npz
@@ -10,8 +15,10 @@ Data: Fashion-MNIST train split (the test split only for accuracy, val-loss prob
 """
 from __future__ import annotations
 
+import argparse
 import json
 import logging
+import shutil
 from pathlib import Path
 
 import torch
@@ -24,6 +31,7 @@ from bench.train import (
     TrainConfig,
     fit,
     fit_supervised,
+    flow,
     gaussian,
     plot_curves,
     seeded,
@@ -36,9 +44,12 @@ from tasks.images.net import GuideNet, OracleNet, UNet
 
 log = logging.getLogger(__name__)
 
-UNET = {"ch": 32, "mult": (1, 2, 2), "emb": 128}
-DIFF = TrainConfig(steps=2200, batch=32, lr=1e-3, warmup=100, lr_floor=0.1, clip=1.0, ema=0.999, ema_warmup=True,
-                   ckpt_every=200, probe_every=500)
+UNET = {"ch": 32, "mult": (1, 2, 2), "emb": 128, "attn": (14, 7), "n_classes": 10}
+LABEL_DROPOUT = 0.1
+DIFF = TrainConfig(steps=12000, batch=32, lr=1e-3, warmup=200, lr_floor=0.1, clip=1.0, ema=0.999, ema_warmup=True,
+                   ckpt_every=200, probe_every=1000)
+WEAK_STEP = 2000  # autoguidance's weak model: the EMA snapshot of this step of the same run (quick: the last)
+GENERATORS = ("unet", "flow")
 CLS = {"guide": TrainConfig(steps=0, batch=128, lr=2e-3, warmup=50, lr_floor=0.1, weight_decay=1e-4, probe_every=200),
        "oracle": TrainConfig(steps=0, batch=128, lr=2e-3, warmup=50, lr_floor=0.1, weight_decay=1e-4, probe_every=200)}
 EPOCHS = {"guide": 2, "oracle": 4}
@@ -63,17 +74,38 @@ def _shift(rows: tuple[torch.Tensor, ...], gen: torch.Generator) -> tuple[torch.
     return pad[:, :, dy:dy + 28, dx:dx + 28], y
 
 
-def train_diffusion(runs: RunDirs, seed: int = 0, quick: bool = False, device: str = "cpu"):
-    """Train the UNet on the train split; save the EMA weights to ``unet.pt``."""
-    x = data.to_model(data.load_split("train")[0])  # (60000, 1, 28, 28)
-    val = data.to_model(data.load_split("test")[0][:N_PROBE])  # (N_PROBE, 1, 28, 28)
-    cfg = DIFF.with_(seed=seed, device=device, **(QUICK if quick else {}))
-    with seeded(seed):
-        net = UNet(UNET["ch"], UNET["mult"], UNET["emb"])
-    loss = gaussian(gaussian_alphas_bar("cosine"), "eps")
-    res = fit("unet", net, loss, Batcher((x,), cfg.batch), cfg, runs.train("unet"), val_loss_probe(loss, (val,)))
-    torch.save({"state": res.net.state_dict(), "config": res.net.config}, runs.weights / "unet.pt")
-    _save_summary(runs.weights, "unet", summary(res, cfg))
+def _snapshots(folder: Path):
+    """A probe extra that saves the probed (EMA) network's weights as ``folder/step<k>.pt``."""
+    def save(net: torch.nn.Module, step: int) -> dict[str, float]:
+        folder.mkdir(parents=True, exist_ok=True)
+        torch.save({"state": net.state_dict(), "config": net.config}, folder / f"step{step}.pt")
+        return {}
+    return save
+
+
+def train_generator(kind: str, runs: RunDirs, seed: int = 0, quick: bool = False, device: str = "cpu"):
+    """Train the ``unet`` (ε, DDPM) or its ``flow`` twin (velocity) on the labelled train split; save the EMA
+    weights to ``<kind>.pt`` (and, for the unet, the early snapshot as ``weak.pt``)."""
+    xtr, ytr = data.load_split("train")
+    xte, yte = data.load_split("test")
+    x, y = data.to_model(xtr), torch.from_numpy(ytr).long()  # (60000, 1, 28, 28), (60000,)
+    val = data.to_model(xte[:N_PROBE]), torch.from_numpy(yte[:N_PROBE]).long()
+    cfg = DIFF.with_(seed=seed + (3 if kind == "flow" else 0), device=device, **(QUICK if quick else {}))
+    with seeded(cfg.seed):
+        net = UNet(**UNET, time_scale=1000.0 if kind == "flow" else 1.0)
+    null = UNET["n_classes"]
+    loss = (flow(LABEL_DROPOUT, null) if kind == "flow"
+            else gaussian(gaussian_alphas_bar("cosine"), "eps", label_dropout=LABEL_DROPOUT, null_label=null))
+    snaps = runs.train(kind) / "snapshots"
+    probe = val_loss_probe(loss, val, extra=_snapshots(snaps))
+    res = fit(kind, net, loss, Batcher((x, y), cfg.batch), cfg, runs.train(kind), probe)
+    torch.save({"state": res.net.state_dict(), "config": res.net.config}, runs.weights / f"{kind}.pt")
+    info = summary(res, cfg)
+    if kind == "unet":
+        weak = snaps / f"step{cfg.steps if quick else WEAK_STEP}.pt"
+        shutil.copyfile(weak, runs.weights / "weak.pt")
+        info["weak_step"] = cfg.steps if quick else WEAK_STEP
+    _save_summary(runs.weights, kind, {**info, "label_dropout": LABEL_DROPOUT})
     return res
 
 
@@ -112,16 +144,42 @@ def _save_summary(out_dir: Path, key: str, info: dict) -> None:
     path.write_text(json.dumps(logs, indent=2, sort_keys=True) + "\n")
 
 
-def pretrain(out_dir: Path, seed: int = 0, quick: bool = False, device: str = "cpu") -> Path:
-    """Train every model of the images task into the run folder ``out_dir``; returns its ``weights/`` folder."""
+def pretrain(out_dir: Path, seed: int = 0, quick: bool = False, device: str = "cpu",
+             parts: tuple[str, ...] = ("guide", "oracle", *GENERATORS, "card")) -> Path:
+    """Train the models of the images task named in ``parts`` into the run folder ``out_dir`` (each resumes from
+    its checkpoint), then (``card``) the FID reference, manifest and model card; returns its ``weights/``."""
     from tasks.images.card import reference_stats, write_card
 
     torch.set_num_threads(1)
     runs = RunDirs(Path(out_dir))
-    results = {k: train_classifier(k, runs, seed, quick, device) for k in ("guide", "oracle")}
-    results["unet"] = train_diffusion(runs, seed, quick, device)
-    plot_curves(results, runs.weights / "training_curves.png")
-    write_manifest(runs.weights)  # the card's loaders check every file against it
-    reference_stats(runs.weights)
-    write_card(runs.weights, seed, quick, device)
+    results = {k: train_classifier(k, runs, seed, quick, device) for k in ("guide", "oracle") if k in parts}
+    results.update({k: train_generator(k, runs, seed, quick, device) for k in GENERATORS if k in parts})
+    if "card" in parts:
+        plot_curves(results, runs.weights / "training_curves.png")
+        write_manifest(runs.weights)  # the card's loaders check every file against it
+        reference_stats(runs.weights)
+        write_card(runs.weights, seed, quick, device)
     return runs.weights
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m tasks.images.pretrain --out RUN --part unet,flow``: some models only (``bench pretrain --task
+    images`` trains them all)."""
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--part", default="guide,oracle,unet,flow,card",
+                    help="comma list of guide, oracle, unet, flow, card")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--device", default="cpu")
+    a = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    parts = tuple(x.strip() for x in a.part.split(","))
+    unknown = set(parts) - {"guide", "oracle", *GENERATORS, "card"}
+    if unknown:
+        ap.error(f"--part: unknown {sorted(unknown)}; expected guide, oracle, unet, flow, card")
+    print(pretrain(a.out, a.seed, a.quick, a.device, parts))
+
+
+if __name__ == "__main__":
+    main()

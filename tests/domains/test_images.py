@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from bench.train import seeded
 from tasks.images import data
 from tasks.images.metrics import OracleFeatures, diversity, feature_stats, fid
 from tasks.images.objectives import png_bytes, worst_png_bytes
@@ -202,3 +203,40 @@ def test_real_oracle_accuracy_on_test_subset():
     with torch.no_grad():
         acc = (task.oracle(x).argmax(1) == y).float().mean().item()
     assert acc >= 0.88
+
+
+def test_unet_defaults_keep_the_committed_architecture():
+    """The default UNet has the committed weights' config and state-dict keys (no attention, no labels)."""
+    from tasks.images.net import UNet
+    net = UNet(32, (1, 2, 2), 128)
+    assert net.config == {"ch": 32, "mult": [1, 2, 2], "emb": 128} and not net.attn and net.label is None
+    assert not any(k.startswith(("attn.", "label.")) for k in net.state_dict())
+
+
+def test_unet_attention_labels_and_pag_switch():
+    """attn=(14, 7): attention blocks at 14x14 and 7x7 on the way down and up and in the middle; PAG perturbs the
+    lowest-resolution ones (down and middle). A perturbed block adds out_proj(V(norm x)) exactly; the null label
+    is the label-free call; every switch restores the network."""
+    from bench.nets import SelfAttention2d
+    from tasks.images.net import UNet
+    with seeded(0):
+        net = UNet(8, (1, 2, 2), 32, attn=(14, 7), n_classes=10).eval()
+    assert set(net.attn) == {"down1", "down2", "mid", "up0", "up1"} and net.pag_layers == ("down2", "mid")
+    x, i = torch.randn(3, 1, 28, 28), torch.tensor([10.0, 500.0, 990.0])
+    base = net(x, i)
+    assert torch.equal(base, net(x, i, torch.full((3,), net.null_label)))
+    assert not torch.allclose(base, net(x, i, torch.tensor([0, 1, 2])))
+    with net.attention_perturbed():
+        pert = net(x, i)
+    assert not torch.allclose(base, pert) and torch.equal(base, net(x, i))
+    block = SelfAttention2d(16).eval()
+    h = torch.randn(2, 16, 7, 7)
+    block.perturb = True
+    flat = block.norm(h).flatten(2).transpose(1, 2)  # (2, 49, 16)
+    d = block.attn.embed_dim
+    v = flat @ block.attn.in_proj_weight[2 * d:].T + block.attn.in_proj_bias[2 * d:]
+    want = h + block.attn.out_proj(v).transpose(1, 2).reshape(2, 16, 7, 7)
+    assert torch.allclose(block(h), want, atol=1e-6)
+    with pytest.raises(ValueError, match="no self-attention"):
+        with UNet(8, (1, 2), 32).attention_perturbed():
+            pass
