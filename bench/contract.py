@@ -103,7 +103,8 @@ def task_objectives(p: TaskProbe) -> None:
         assert isinstance(obj, Objective) and isinstance(obj.proxy, Reward) and isinstance(obj.oracle, Reward)
         assert obj.proxy.role == "proxy" and obj.oracle.role == "oracle", f"{spec}: reward roles"
         assert obj.main_metric in t.metrics, f"{spec}: main metric {obj.main_metric} lacks metadata"
-        assert not t.metrics[obj.main_metric].naturalness, f"{spec}: the main metric is a naturalness one"
+        natural = t.metrics[obj.main_metric].naturalness
+        assert natural == obj.quality, f"{spec}: the main metric is a naturalness one iff the objective is quality"
         assert obj.n_instances >= 1 and isinstance(obj.exact_proxy, bool), f"{spec}: n_instances / exact_proxy"
         assert obj.target_lam is None or (isinstance(obj.target_lam, float) and obj.target_lam > 0), spec
         assert obj.grad_proxy is None or (isinstance(obj.grad_proxy, Reward) and obj.grad_proxy.differentiable)

@@ -129,8 +129,9 @@ class QualitySource:
             return self._labelled(self.condition), self._labelled(null)
         base = self._labelled(self.condition) if self.condition is not None else self.net
         if kind == "pag":
-            if not hasattr(self.raw, "attention_perturbed"):
-                raise Incompatible("pag needs a network with self-attention and an attention_perturbed() switch")
+            if not hasattr(self.raw, "attention_perturbed") or not getattr(self.raw, "pag_layers", (0,)):
+                raise Incompatible("pag needs a network with self-attention and an attention_perturbed() switch "
+                                   "(this one has no perturbable layers: pag_layers is empty)")
 
             def perturbed(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
                 with self.raw.attention_perturbed():

@@ -54,6 +54,9 @@ class Objective:
     ``answer``: ``(x0 (N, ...), instance (N,)) -> [key | None] * N``, a label-free answer key per clean sample
     (samples with the same key give the same final answer; None = no parseable answer), for self-consistency
     (majority vote); None when the task has no notion of a final answer.
+    ``quality``: the objective is naturalness itself (its main metric is one of the task's naturalness metrics,
+    e.g. FID): what quality guidance (cfg, pag, autoguidance) improves with no reward; reward methods optimise
+    the proxy, a label-free realism stand-in.
     """
 
     name: str
@@ -65,6 +68,7 @@ class Objective:
     exact_proxy: bool = False
     target_lam: float | None = None
     answer: Callable[[torch.Tensor, torch.Tensor], list[Hashable | None]] | None = None
+    quality: bool = False
 
 
 class Task(ABC):

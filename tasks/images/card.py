@@ -14,7 +14,15 @@ from bench.diffusion.ancestral import sample_unguided
 from bench.diffusion.gaussian import GaussianFamily
 from bench.weights import write_manifest
 from tasks.images import data
-from tasks.images.metrics import OracleFeatures, diversity, feature_stats, fid, load_ref, save_ref
+from tasks.images.metrics import (
+    OracleFeatures,
+    diversity,
+    feature_stats,
+    fid,
+    load_ref,
+    save_real_features,
+    save_ref,
+)
 from tasks.images.models import load_net
 from tasks.images.objectives import png_bytes, quantize
 
@@ -37,7 +45,8 @@ def reference_stats(out_dir: Path) -> None:
     stats = {str(k): feature_stats(feats[torch.from_numpy(yte == k)]) for k in range(10)}
     stats["all"] = feature_stats(feats)
     save_ref(out_dir / "ref_stats.npz", stats)
-    log.info("reference statistics written (%d test images)", len(feats))
+    save_real_features(out_dir / "ref_feats.npz", feats, torch.from_numpy(yte))
+    log.info("reference statistics and features written (%d test images)", len(feats))
 
 
 def base_quality(out_dir: Path, n: int = N_SAMPLES, steps: int = 50, device: str = "cpu") -> dict:
@@ -104,6 +113,7 @@ train split only; the 10,000-image test split is used for classifier accuracy an
 {_row("guide.pt", GUIDE_TXT, g, seed + 1)}
 {_row("oracle.pt", ORACLE_TXT, o, seed + 2)}
 | `ref_stats.npz` | oracle-feature sum, outer-product sum, count: test images of each class and all | - | - | - | - |
+| `ref_feats.npz` | oracle features (float16), labels: every 5th test image (k-NN metrics' real set) | - | - | - | - |
 | `quality.json`, `train_log.json` | the numbers below | - | - | - | - |
 
 Recipes (`bench.train`: AdamW, warmup + cosine LR): {_recipes(logs)}.

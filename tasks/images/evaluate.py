@@ -7,9 +7,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from bench.manifold import PRDC_KEYS
 from bench.task import Objective
 from tasks.images.data import to_uint8
-from tasks.images.metrics import OracleFeatures, diversity, fid
+from tasks.images.metrics import OracleFeatures, diversity, fid, manifold
 from tasks.images.objectives import _targets, label_targets, png_bytes, quantize, worst_png_bytes
 
 
@@ -64,6 +65,9 @@ def evaluate_batch(task: Any, objective: Objective, x0: torch.Tensor,
     metrics["fid"] = _group_metric(keys[keys >= 0], lambda k, m: fid(
         feat_mod, task.ref[ref_key(k)], xq[torch.from_numpy(np.flatnonzero(ok)[m]).to(xq.device)]))
     metrics["diversity"] = _group_metric(keys[keys >= 0], lambda k, m: diversity(feats[np.flatnonzero(ok)[m]]))
+    for name in PRDC_KEYS:  # against the same reference class as FID, sample-weighted over classes
+        metrics[name] = _group_metric(keys[keys >= 0], lambda k, m, name=name: manifold(
+            task.real_features[ref_key(k)], feats[np.flatnonzero(ok)[m]])[name])
     rows = []
     for j in range(len(x0)):
         good = bool(ok[j])
@@ -105,7 +109,8 @@ def evaluate_inverse(task: Any, objective: Objective, x0: torch.Tensor,
                "meas_err": float(resid[ok].mean()) if ok.any() else math.nan,
                "invalid_frac": float(1 - ok.float().mean()),
                "fid": fid(feat_mod, task.ref["all"], xq[valid]) if int(ok.sum()) >= 2 else math.nan,
-               "diversity": diversity(f.cpu()[ok])}
+               "diversity": diversity(f.cpu()[ok]),
+               **manifold(task.real_features["all"], f.cpu()[ok])}
     rows = [{"instance": int(instance[j]), "png_b64": task.png_b64(to_uint8(xq[j:j + 1].cpu())[0]) if ok[j] else None,
              "proxy": _num(float(proxy[j])), "oracle": float(psnr[j]), "psnr": float(psnr[j]),
              "ssim": float(ssim[j]), "feat_dist": float(dist[j]), "meas_err": _num(float(resid[j])),

@@ -46,6 +46,30 @@ def save_ref(path: Path, stats: dict[str, dict[str, np.ndarray]]) -> None:
     np.savez_compressed(path, **flat)
 
 
+REAL_EVERY = 5  # the k-NN manifold metrics' real set: every 5th test image (2000, about 200 per class)
+
+
+def save_real_features(path: Path, feats: torch.Tensor, labels: torch.Tensor) -> None:
+    """Write the real set of the manifold metrics: oracle features (float16) and labels of every
+    ``REAL_EVERY``-th test image."""
+    keep = slice(None, None, REAL_EVERY)
+    np.savez_compressed(path, feats=feats[keep].cpu().numpy().astype(np.float16),
+                        labels=labels[keep].cpu().numpy().astype(np.uint8))
+
+
+def load_real_features(path: Path) -> dict[str, torch.Tensor]:
+    """The real feature set per key ("0".."9": that class's rows; "all": every row), float32."""
+    z = np.load(path)
+    feats, labels = torch.from_numpy(z["feats"].astype(np.float32)), torch.from_numpy(z["labels"].astype(np.int64))
+    return {"all": feats, **{str(k): feats[labels == k] for k in range(10)}}
+
+
+def manifold(real: torch.Tensor, fake_feats: torch.Tensor) -> dict[str, float]:
+    """Precision, recall, density, coverage (``bench.manifold``, k = 5) of sample features against a real set."""
+    from bench.manifold import prdc
+    return prdc(real.to(fake_feats.device), fake_feats.float())
+
+
 def fid(features: OracleFeatures, ref: dict[str, np.ndarray], images: torch.Tensor) -> float:
     """FID between ``images`` (N >= 2, model space) and the reference statistics, via torchmetrics."""
     from torchmetrics.image.fid import FrechetInceptionDistance

@@ -22,8 +22,18 @@ def load_net(folder: Path, name: str, device: str | torch.device = "cpu") -> tor
     return net.to(device).eval().requires_grad_(False)
 
 
+TINY_UNET = {"ch": 8, "mult": (1, 2), "emb": 32, "attn": (14,), "n_classes": 10}
+
+
 def tiny_nets(seed: int = 0) -> tuple[torch.nn.Module, torch.nn.Module, torch.nn.Module]:
-    """The random-weight miniatures (unet, guide, oracle) of ``--tiny``, built under ``fork_rng``."""
+    """The random-weight miniatures (unet, guide, oracle) of ``--tiny``, built under ``fork_rng``; the UNet has
+    the committed recipe's attention and class input, so every quality-guidance method runs on it."""
     with seeded(seed):
-        nets = UNet(8, (1, 2), 32), GuideNet(8), OracleNet(8)
+        nets = UNet(**TINY_UNET), GuideNet(8), OracleNet(8)
     return tuple(n.eval().requires_grad_(False) for n in nets)
+
+
+def tiny_weak(seed: int = 1) -> torch.nn.Module:
+    """The tiny variant's autoguidance weak model: a second random UNet of the same shape."""
+    with seeded(seed):
+        return UNet(**TINY_UNET).eval().requires_grad_(False)

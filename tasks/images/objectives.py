@@ -22,12 +22,13 @@ FLOOR = -1e3
 
 
 def label_targets(spec: str) -> list[int] | None:
-    """Target labels of an objective: ``label=<k>`` -> [k], ``label=all`` -> 0..9, ``compress`` -> None."""
-    if spec == "compress":
+    """Target labels of an objective: ``label=<k>`` -> [k], ``label=all`` -> 0..9, ``compress`` and ``quality``
+    -> None."""
+    if spec in ("compress", "quality"):
         return None
     key, _, val = spec.partition("=")
     if key != "label" or not (val == "all" or (val.isdigit() and 0 <= int(val) <= 9)):
-        raise ValueError(f"unknown images objective {spec!r}; use label=<0..9>, label=all or compress")
+        raise ValueError(f"unknown images objective {spec!r}; use label=<0..9>, label=all, compress or quality")
     return list(range(10)) if val == "all" else [int(val)]
 
 
@@ -58,6 +59,34 @@ def label_proxy(guide: torch.nn.Module, targets: list[int]) -> Reward:
         return torch.where(ok, val, torch.full_like(val, FLOOR))
 
     return Reward("guide_logp", fn, on="x0", differentiable=True, role="proxy", higher_is_better=True,
+                  floor=FLOOR)
+
+
+def quality_proxy(guide: torch.nn.Module) -> Reward:
+    """``quality``'s differentiable proxy: log max_y p_guide(y | x0), the guide classifier's confidence that x0 is
+    some garment (a label-free realism stand-in; quality guidance itself uses no reward)."""
+
+    def fn(x0: torch.Tensor, instance: torch.Tensor) -> torch.Tensor:
+        ok = _finite(x0)  # (N,)
+        x = torch.where(ok[:, None, None, None], x0, torch.zeros_like(x0))
+        val = torch.log_softmax(guide(x.float()), dim=1).max(dim=1).values  # (N,)
+        return torch.where(ok, val, torch.full_like(val, FLOOR))
+
+    return Reward("guide_conf", fn, on="x0", differentiable=True, role="proxy", higher_is_better=True, floor=FLOOR)
+
+
+def quality_oracle(oracle: torch.nn.Module) -> Reward:
+    """``quality``'s per-sample score: the held-out classifier's max class probability on the decoded image (NaN
+    for an invalid sample); the objective's main metric is FID."""
+
+    @torch.no_grad()
+    def fn(x0: torch.Tensor, instance: torch.Tensor) -> torch.Tensor:
+        ok = _finite(x0)  # (N,)
+        x = quantize(torch.where(ok[:, None, None, None], x0, torch.zeros_like(x0)).float())
+        conf = torch.softmax(oracle(x), dim=1).max(dim=1).values  # (N,)
+        return torch.where(ok, conf, torch.full_like(conf, float("nan")))
+
+    return Reward("oracle_conf", fn, on="decoded", differentiable=False, role="oracle", higher_is_better=True,
                   floor=FLOOR)
 
 

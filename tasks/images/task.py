@@ -2,7 +2,9 @@
 
 Objectives: ``label=<k>`` (k in 0..9: steer toward class k; proxy = guide classifier log-prob on x̂0,
 differentiable; oracle = held-out classifier accuracy), ``label=all`` (10 instances, target = instance % 10),
-and ``compress`` (non-differentiable: −PNG bytes of the decoded image). See ``rewards.py`` and ``metrics.py``.
+``compress`` (non-differentiable: −PNG bytes of the decoded image), ``quality`` (no target: the main metric is FID
+against all test images; the proxy a reward method may use is the guide's confidence, quality guidance uses none)
+and the inverse problems (``inverse.py``). See ``objectives.py`` and ``metrics.py``.
 Weights folder is a setting: env ``GUIDEBENCH_IMAGES_WEIGHTS`` (default ``tasks/images/weights``).
 """
 from __future__ import annotations
@@ -39,7 +41,7 @@ class ImagesTask(Task):
     default_steps = 50
     default_n = 64
     pretrain_entry = "tasks.images.pretrain:pretrain"
-    naturalness = ("fid", "diversity")
+    naturalness = ("fid", "precision", "recall", "diversity")
     metrics = {
         "oracle_acc": MetricMeta("Oracle accuracy", True, "held-out classifier predicts the target label "
                                  "(an invalid sample is a miss)", per_sample=True),
@@ -50,6 +52,12 @@ class ImagesTask(Task):
                           "vs the target class's (label) or all (compress) test images", naturalness=True),
         "diversity": MetricMeta("Diversity", True, "mean pairwise distance of oracle penultimate features",
                                 naturalness=True),
+        "precision": MetricMeta("Precision (k-NN)", True, "samples inside the real manifold (k = 5, oracle features; "
+                                "the FID reference class)", naturalness=True),
+        "recall": MetricMeta("Recall (k-NN)", True, "real images inside the samples' manifold (depends on n: compare "
+                             "at equal n)", naturalness=True),
+        "density": MetricMeta("Density", True, "real balls per sample / k (about 1 for real-like samples)"),
+        "coverage": MetricMeta("Coverage", True, "real images with a sample inside their k-NN ball (grows with n)"),
         "png_bytes": MetricMeta("PNG bytes", False, "mean PNG size of the decoded images (compress objective); "
                                 "an invalid sample counts as a uniform-noise image", per_sample=True),
         "oracle_conf": MetricMeta("Oracle confidence", True, "mean max class probability (looks like a garment)"),
@@ -88,7 +96,7 @@ class ImagesTask(Task):
     @classmethod
     def objectives(cls) -> list[str]:
         """``label=<k>`` for k in 0..9, ``label=all``, ``compress`` and the inverse problems (``inverse.py``)."""
-        return ["label=<k>", "label=all", "compress", "sr=<f>", "inpaint=box", "inpaint=random:<p>",
+        return ["label=<k>", "label=all", "compress", "quality", "sr=<f>", "inpaint=box", "inpaint=random:<p>",
                 "deblur=<sigma>"]
 
     def _build(self) -> tuple[torch.nn.Module, torch.nn.Module, torch.nn.Module, dict]:
@@ -106,10 +114,44 @@ class ImagesTask(Task):
         """Reference statistics of random images through the tiny oracle (so metrics run without weights)."""
         from tasks.images.metrics import feature_stats
 
+        stats = feature_stats(self._tiny_features(oracle))
+        return {k: stats for k in [*map(str, range(10)), "all"]}
+
+    def _tiny_features(self, oracle: torch.nn.Module) -> torch.Tensor:
         g = torch.Generator().manual_seed(1)
         x = (torch.rand((40, *data.SHAPE), generator=g) * 2 - 1).to(self.device)  # (40, 1, 28, 28)
-        stats = feature_stats(oracle.features(x))
-        return {k: stats for k in [*map(str, range(10)), "all"]}
+        with torch.no_grad():
+            return oracle.features(x).cpu()  # (40, 64)
+
+    @cached_property
+    def real_features(self) -> dict[str, torch.Tensor]:
+        """The real sets of the k-NN manifold metrics per key ("0".."9", "all"): oracle features (``ref_feats.npz``)."""
+        if self.tiny:
+            feats = self._tiny_features(self.oracle)
+            return {k: feats for k in [*map(str, range(10)), "all"]}
+        from bench.weights import checked_path
+        from tasks.images.metrics import load_real_features
+        return load_real_features(checked_path(weights_dir(), "ref_feats.npz"))
+
+    def condition(self, objective: Objective) -> int | None:
+        """``label=<k>`` conditions a class-conditional UNet (one with a ``null_label``) on k; otherwise None."""
+        from tasks.images.objectives import label_targets
+        if getattr(self.unet, "null_label", None) is None or not objective.name.startswith("label="):
+            return None
+        targets = label_targets(objective.name)
+        return targets[0] if targets is not None and len(targets) == 1 else None
+
+    def autoguide(self) -> tuple[torch.nn.Module, float] | None:
+        """Autoguidance's weak model: the early EMA snapshot of the same UNet run (``weak.pt``, same cost), when
+        the weights ship one (the tiny variant: a second random UNet)."""
+        if self.tiny:
+            from tasks.images.models import tiny_weak
+            return tiny_weak().to(self.device), 1.0
+        import json
+        folder = weights_dir()
+        if "weak.pt" not in json.loads((folder / "manifest.json").read_text()):
+            return None
+        return load_net(folder, "weak", self.device), 1.0
 
     def build_family(self) -> Any:
         """η=1 DDIM/DDPM family over the UNet, cosine schedule, x̂0 clipped to [-1, 1]."""
@@ -129,6 +171,10 @@ class ImagesTask(Task):
             # proxy = oracle = -PNG bytes: an exact reward
             return Objective("compress", compress_reward("proxy"), compress_reward("oracle"), "png_bytes",
                              exact_proxy=True)
+        if spec == "quality":
+            from tasks.images.objectives import quality_oracle, quality_proxy
+            proxy = quality_proxy(self.guide)
+            return Objective("quality", proxy, quality_oracle(self.oracle), "fid", grad_proxy=proxy, quality=True)
         targets = label_targets(spec)
         proxy = label_proxy(self.guide, targets)  # a learned guide classifier, scored by a held-out oracle
         return Objective(spec, proxy, label_oracle(self.oracle, targets), "oracle_acc", n_instances=len(targets),

@@ -146,14 +146,15 @@ def test_tiny_smoke(tiny):
     x0 = torch.randn(6, *data.SHAPE)
     x0[1] = float("nan")
     inst = torch.arange(6)
-    for spec in ("label=3", "label=all", "compress"):
+    for spec in ("label=3", "label=all", "compress", "quality"):
         metrics, rows = tiny.evaluate(tiny.objective(spec), x0, inst)
         assert set(metrics) <= set(tiny.metrics) and len(rows) == 6
+        assert all(k in metrics for k in ("precision", "recall", "density", "coverage")), spec
         assert metrics["invalid_frac"] == pytest.approx(1 / 6)
         assert rows[1]["png_b64"] is None and rows[0]["png_b64"]
         assert rows[1]["png_bytes"] == worst_png_bytes()  # an invalid sample counts as incompressible
         assert metrics["png_bytes"] == pytest.approx(np.mean([r["png_bytes"] for r in rows]))
-        if spec != "compress":  # an invalid sample is a miss, and the accuracy is the mean over all rows
+        if spec not in ("compress", "quality"):  # an invalid sample is a miss; accuracy is the mean over all rows
             assert rows[1]["oracle_acc"] == 0.0
             assert metrics["oracle_acc"] == pytest.approx(np.mean([r["oracle_acc"] for r in rows]))
         json.dumps(rows)
@@ -240,3 +241,36 @@ def test_unet_attention_labels_and_pag_switch():
     with pytest.raises(ValueError, match="no self-attention"):
         with UNet(8, (1, 2), 32).attention_perturbed():
             pass
+
+
+def test_quality_objective_condition_and_weak_model(tiny):
+    """quality: proxy = log max_y p_guide(y | x0) (floor when invalid), main metric FID, a quality objective;
+    label=k conditions a class-conditional UNet on k; the tiny variant ships a weak model for autoguidance."""
+    from tasks.images.objectives import FLOOR
+    obj = tiny.objective("quality")
+    assert obj.main_metric == "fid" and obj.quality and obj.grad_proxy is obj.proxy
+    x0 = torch.randn(3, *data.SHAPE)
+    x0[2] = float("nan")
+    got = obj.proxy(x0, torch.zeros(3, dtype=torch.long))
+    want = torch.log_softmax(tiny.guide(x0[:2]), 1).max(1).values
+    assert torch.allclose(got[:2], want) and got[2] == FLOOR
+    assert tiny.condition(tiny.objective("label=3")) == 3 and tiny.condition(obj) is None
+    assert tiny.condition(tiny.objective("label=all")) is None  # one label per run only
+    weak, cost = tiny.autoguide()
+    assert cost == 1.0 and weak(x0[:2], torch.tensor([5.0, 5.0])).shape == (2, *data.SHAPE)
+
+
+def test_quality_methods_are_incompatible_with_an_unconditional_attention_free_unet(tmp_path):
+    """The committed v2-era check: on a UNet without attention, labels or a weak model, pag / cfg / autoguidance
+    cells are recorded incompatible, never errors."""
+    from bench.runner import Cell, execute
+    from tasks.images.net import UNet
+    from tasks.images.task import ImagesTask
+    task = ImagesTask(tiny=True)
+    task.__dict__["nets"] = (UNet(8, (1, 2), 32).eval(), *task.nets[1:])  # an old-style network
+    task.autoguide = lambda: None
+    cache = {("images", True, "cpu"): task}
+    for method in ("pag", "cfg", "autoguidance"):
+        rec = execute(Cell(task="images", method=method, objective="label=3", tiny=True, n=2, steps=2), tmp_path,
+                      show_progress=False, cache=cache)
+        assert rec["status"] == "incompatible", (method, rec["error"])
