@@ -128,7 +128,7 @@ def pretrain(out_dir: Path, seed: int = 0, quick: bool = False, device: str = "c
     torch.set_num_threads(threads)
     runs, t0 = RunDirs(Path(out_dir)), time.time()
     den, info = stage_denoiser(runs, seed, quick, device, steps, hard_exposure)
-    _, vinfo = train_value(den.net, runs, seed, quick, device)
+    _, vinfo = train_value(den.net, runs, seed, quick, device, folder=f"value-step{den.steps}")
     info = {"seed": seed, "quick": quick, "device": device, "denoiser": info, "value": vinfo}
     plot_curves({"denoiser": den}, runs.weights / "training_curves.png")
     finish(runs.weights, info, t0, quick, device)
@@ -155,7 +155,7 @@ def fix_checkpoint(out_dir: Path, step: int, seed: int = 0, device: str = "cpu",
     models.save_denoiser(net, runs.weights, **meta)
     den = {**summary(res, cfg), **meta, "base_config": BASE_CONFIG, "fixed_at_step": step,
            "val_loss": next((r["value"] for r in reversed(upto) if r["name"] == "val_loss"), float("nan"))}
-    _, vinfo = train_value(net, runs, seed, False, device)
+    _, vinfo = train_value(net, runs, seed, False, device, folder=f"value-step{step}")
     plot_curves({"denoiser": res}, runs.weights / "training_curves.png")
     finish(runs.weights, {"seed": seed, "quick": False, "device": device, "denoiser": den, "value": vinfo}, t0,
            False, device)

@@ -97,8 +97,10 @@ def rollouts(denoiser: nn.Module, n: int, seed: int = ROLL_SEED, steps: int = RO
 
 
 def train_value(denoiser: nn.Module, runs: RunDirs, seed: int = 0, quick: bool = False,
-                device: str = "cpu") -> tuple[ValueNet, dict[str, Any]]:
-    """Roll out, train v_φ (cross-entropy, balanced by the data), save ``value.pt``; returns (net, summary)."""
+                device: str = "cpu", folder: str = "value") -> tuple[ValueNet, dict[str, Any]]:
+    """Roll out, train v_φ (cross-entropy, balanced by the data), save ``value.pt``; returns (net, summary).
+    ``folder``: the training folder under ``train/``; name it after the denoiser checkpoint it rolls out (a
+    finished folder is reused as is, so another denoiser needs another folder)."""
     n = 64 if quick else ROLLOUTS
     x0, y = rollouts(denoiser.to(device), n, steps=4 if quick else ROLL_STEPS)
     x0, y = x0.cpu(), y.cpu()
@@ -106,7 +108,7 @@ def train_value(denoiser: nn.Module, runs: RunDirs, seed: int = 0, quick: bool =
     with seeded(seed):
         net = ValueNet(**CONFIG)
     cfg = TRAIN.with_(seed=seed, device=device, **({"steps": 3, "warmup": 1, "log_every": 1} if quick else {}))
-    res = fit_supervised("value", net, x0[n_val:], y[n_val:], "ce", cfg, runs.train("value"),
+    res = fit_supervised("value", net, x0[n_val:], y[n_val:], "ce", cfg, runs.train(folder),
                          epochs=None if quick else EPOCHS, val=(x0[:n_val], y[:n_val]))
     with torch.no_grad():
         p = res.net.prob(x0[:n_val])  # (n_val,)
