@@ -221,7 +221,7 @@ def execute(cell: Cell, out: Path, show_progress: bool = True, cache: dict | Non
 
     The cell is claimed first (``records.claim_cell``): a cell another live process is running returns status
     ``claimed``, one with a final record (``resume``) ``skipped``; neither is written."""
-    rec = header(cell, cache)
+    cell, task, objective, method, cfg, steps, n, rec = _prepared(cell, cache)  # once: the claim's key and the run
     claim, holder = records.claim_cell(out, rec["cell"], rec["config_hash"])
     if claim is None:
         rec["status"], rec["error"] = "claimed", holder
@@ -230,7 +230,7 @@ def execute(cell: Cell, out: Path, show_progress: bool = True, cache: dict | Non
         if resume and (rec["cell"], rec["config_hash"]) in done_cells(Path(out) / "records", rec["task"]):
             rec["status"] = "skipped"
             return rec
-        return commit(out, compute(cell, cache, show_progress))
+        return commit(out, _run(rec, cell, task, objective, method, cfg, steps, n, show_progress))
     finally:
         records.release(claim)
 
