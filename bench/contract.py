@@ -30,7 +30,7 @@ TOYS = {"gmm": "linear", "toyseq": "pattern"}  # the exact toys every method is 
 
 def toy_objective(method: Method, task: str) -> str:
     """The objective ``method`` is checked on in toy ``task``: its own choice (a conditional one for cfg) or TOYS'."""
-    return method.toy_objectives.get(task, TOYS[task])
+    return method.toy_objectives.get(task) or method.probe_tasks.get(task) or TOYS[task]
 N, STEPS = 4, 8
 
 
@@ -177,12 +177,19 @@ class MethodProbe:
     def method(self) -> Method:
         return registry.methods().get(self.name)
 
+    def _build(self, task: str) -> Task:
+        """An exact toy, or the tiny variant of a method's declared probe task."""
+        return build_task(task, task not in TOYS, "cpu", self.cache)
+
     @cached_property
     def toys(self) -> list[str]:
-        """The toy tasks the method is compatible with (at least one is required)."""
+        """The toy tasks the method is compatible with (at least one is required); a method that no toy can
+        serve (SAG needs an attention map) names tiny real tasks in ``probe_tasks``, used only then."""
         ok = []
-        for task in TOYS:
-            t = build_task(task, False, "cpu", self.cache)
+        for task in [*TOYS, *self.method.probe_tasks]:
+            if task in self.method.probe_tasks and ok:
+                break
+            t = self._build(task)
             try:
                 obj = t.objective(toy_objective(self.method, task))
                 self.method.check(t.family_kind, obj.grad_proxy is not None, obj.answer is not None)
@@ -194,14 +201,14 @@ class MethodProbe:
 
     def fits(self, task: str, budget: float = 8.0) -> bool:
         """Whether one chain of the method fits ``budget`` on ``task`` (else the runner refuses the cell)."""
-        t = build_task(task, False, "cpu", self.cache)
+        t = self._build(task)
         cal = calibration(t, t.objective(toy_objective(self.method, task)))
         cfg = self.method.for_budget(self.method.config(), budget, STEPS, cal)
         return plan_budget(self.method, cfg, STEPS, N, budget, cal).min_cost <= budget * STEPS
 
     def run(self, task: str, **kw: Any):
         return metered_run(task, self.name, objective=toy_objective(self.method, task), n=N, steps=STEPS,
-                           cache=self.cache, **kw)
+                           tiny=task not in TOYS, cache=self.cache, **kw)
 
 
 def method_metadata(p: MethodProbe) -> None:
@@ -234,7 +241,7 @@ def method_cost(p: MethodProbe) -> None:
     """``counts`` are non-negative Counts; ``for_budget`` spends at most b·T per sample, or its smallest width."""
     m = p.method
     for task in p.toys:
-        t = build_task(task, False, "cpu", p.cache)
+        t = p._build(task)
         cal = calibration(t, t.objective(toy_objective(m, task)))
         floor = m.cost(m.for_budget(m.config(), 1.0, STEPS, cal), STEPS, cal)
         for b in (1.0, 4.0, 16.0):

@@ -103,6 +103,7 @@ class Method(ABC):
     needs_grad: ClassVar[bool] = False
     needs_answer: ClassVar[bool] = False  # reads the objective's answer key (self-consistency)
     toy_objectives: ClassVar[dict[str, str]] = {}  # exact toy -> objective the contract checks it on (default TOYS)
+    probe_tasks: ClassVar[dict[str, str]] = {}  # tiny task -> objective, checked only when no exact toy can serve
     quality: ClassVar[bool] = False  # is itself quality guidance (bench.quality): never run on a --base
     reward_free: ClassVar[bool] = False  # never calls the proxy at any budget (it cannot be expected to raise it)
     population: ClassVar[bool] = False  # couples the particles of a population

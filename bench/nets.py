@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 import torch.nn as nn
@@ -49,9 +49,12 @@ def perturbed(layers: list[nn.Module]) -> Iterator[None]:
 
 class SelfAttention2d(nn.Module):
     """Residual multi-head self-attention over the H·W positions of a feature map: (B, C, H, W) -> same.
-    ``perturb`` (PAG): the attention map is the identity, so the block adds ``out_proj(V)``."""
+    ``perturb`` (PAG): the attention map is the identity, so the block adds ``out_proj(V)``. ``capture`` (SAG):
+    the forward also stores ``saliency`` (B, H, W), the attention each position receives, summed over queries
+    and averaged over heads (its mean over positions is 1)."""
 
     perturb: bool = False
+    capture: bool = False
 
     def __init__(self, channels: int, heads: int = 4, groups: int = 8) -> None:
         super().__init__()
@@ -63,9 +66,28 @@ class SelfAttention2d(nn.Module):
         h = self.norm(x).flatten(2).transpose(1, 2)  # (B, H·W, C)
         if self.perturb:
             out = identity_attention(self.attn, h)  # (B, H·W, C)
+        elif self.capture:
+            out, amap = self.attn(h, h, h, need_weights=True, average_attn_weights=True)  # (B, HW, C), (B, HW, HW)
+            self.saliency = amap.sum(1).reshape(b, hgt, wid)  # (B, H, W) attention received per key
         else:
             out = self.attn(h, h, h, need_weights=False)[0]  # (B, H·W, C)
         return x + out.transpose(1, 2).reshape(b, c, hgt, wid)
+
+
+@contextlib.contextmanager
+def captured(layer: SelfAttention2d) -> Iterator[Callable[[], torch.Tensor]]:
+    """Within the block, ``layer`` stores its saliency map on every forward; yields a reader of the latest one
+    (B, H, W). Outside it the layer runs without attention weights (the fused path)."""
+    layer.capture = True
+
+    def read() -> torch.Tensor:
+        if getattr(layer, "saliency", None) is None:
+            raise RuntimeError("no saliency captured: run the network inside the block first")
+        return layer.saliency
+    try:
+        yield read
+    finally:
+        layer.capture, layer.saliency = False, None
 
 
 class TokenTransformer(nn.Module):

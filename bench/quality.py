@@ -34,7 +34,8 @@ from torch import nn
 from bench.meter import Calibration, Counts
 from bench.method import FRACTION, NONNEG, Context, Incompatible, Method, Output, ancestral
 
-KINDS = ("cfg", "pag", "autoguidance")
+KINDS = ("cfg", "pag", "autoguidance")  # the kinds a --base may name
+METHOD_ONLY = ("sag",)  # kinds with their own step (methods/sag.py), never a base
 Net = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 _SPEC = re.compile(r"^(?P<kind>[a-z-]+):(?P<w>[0-9.]+)(@(?P<lo>[0-9.]+)-(?P<hi>[0-9.]+))?$")
 
@@ -49,8 +50,8 @@ class QualitySpec:
     hi: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"quality guidance {self.kind!r}: expected one of {', '.join(KINDS)}")
+        if self.kind not in KINDS + METHOD_ONLY:
+            raise ValueError(f"quality guidance {self.kind!r}: expected one of {', '.join(KINDS + METHOD_ONLY)}")
         if not (self.w >= 0 and 0 <= self.lo < self.hi <= 1):
             raise ValueError(f"quality guidance {self.label()}: need w >= 0 and 0 <= lo < hi <= 1")
 
@@ -70,7 +71,7 @@ class QualitySpec:
 def parse_base(text: str) -> QualitySpec:
     """``KIND:W`` or ``KIND:W@LO-HI`` (e.g. ``pag:3``, ``cfg:2@0.2-0.8``) -> QualitySpec; ValueError otherwise."""
     m = _SPEC.match(text.strip())
-    if not m:
+    if not m or m["kind"] not in KINDS:
         raise ValueError(f"--base {text!r}: expected KIND:W or KIND:W@LO-HI with KIND one of {', '.join(KINDS)} "
                          "(e.g. pag:3, cfg:2@0.2-0.8)")
     lo, hi = (float(m["lo"]), float(m["hi"])) if m["lo"] else (0.0, 1.0)
@@ -127,7 +128,7 @@ class QualitySource:
             if self.condition is None or null is None:
                 raise Incompatible("cfg needs a conditional objective (label) and a network with a null label")
             return self._labelled(self.condition), self._labelled(null)
-        base = self._labelled(self.condition) if self.condition is not None else self.net
+        base = self.conditioned()
         if kind == "pag":
             if not hasattr(self.raw, "attention_perturbed") or not getattr(self.raw, "pag_layers", (0,)):
                 raise Incompatible("pag needs a network with self-attention and an attention_perturbed() switch "
@@ -140,6 +141,11 @@ class QualitySource:
         if self.weak is None:
             raise Incompatible("autoguidance needs the task's weak model (Task.autoguide); this task has none")
         return base, self.weak[0]
+
+    def conditioned(self) -> Net:
+        """The counted network on the objective's condition label when it has one (the strong branch of PAG,
+        SAG and autoguidance), else the network itself."""
+        return self._labelled(self.condition) if self.condition is not None else self.net
 
     def _labelled(self, label: int) -> Net:
         def call(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

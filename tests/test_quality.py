@@ -156,3 +156,55 @@ def test_report_labels_a_composed_row_with_its_base_and_keeps_the_method_colour(
     assert method_label({"method": "smc", "base": "pag:3"}) == "smc on pag:3"
     assert method_label({"method": "smc", "overrides": {"k": 8}, "base": "cfg:2"}) == "smc[k=8] on cfg:2"
     assert method_color("smc on pag:3") == method_color("smc")
+
+
+def test_saliency_switch_records_attention_received_with_mean_one_and_is_scoped():
+    from tasks.images.net import UNet
+    torch.manual_seed(0)
+    net = UNet(8, (1, 2, 2), 32, attn=(14, 7), n_classes=10).eval()
+    x, i = torch.randn(3, 1, 28, 28), torch.full((3,), 500.0)
+    plain = net(x, i)
+    with net.attention_saliency() as read:
+        out = net(x, i)
+        sal = read()  # (3, 7, 7)
+    assert sal.shape == (3, 7, 7) and torch.allclose(sal.mean((1, 2)), torch.ones(3), atol=1e-5)
+    assert torch.allclose(out, plain, atol=1e-5)  # capturing changes nothing
+    assert not net.attn["mid"].capture and net.attn["mid"].saliency is None
+    with pytest.raises(ValueError, match="middle self-attention"):
+        with UNet(8, (1, 2, 2), 32, attn=(14,)).attention_saliency():
+            pass
+
+
+def test_gaussian_blur_of_a_delta_is_the_kernel_and_keeps_a_constant():
+    from methods.sag import KERNEL, gaussian_blur
+    x = torch.zeros(1, 1, 15, 15)
+    x[0, 0, 7, 7] = 1.0
+    r = torch.arange(KERNEL, dtype=torch.float32) - (KERNEL - 1) / 2
+    k = torch.exp(-0.5 * (r / 1.5) ** 2)
+    k = k / k.sum()
+    assert torch.allclose(gaussian_blur(x, 1.5)[0, 0, 3:12, 3:12], k[:, None] * k[None], atol=1e-7)
+    c = torch.full((2, 1, 28, 28), 0.3)
+    assert torch.allclose(gaussian_blur(c, 1.0), c, atol=1e-6)
+
+
+def test_sag_with_an_empty_mask_is_unguided_sampling_and_counts_two_forwards_per_step(monkeypatch):
+    """M = 0: the renoised input is x_t itself, so ε̃ = ε̂ and the draw is `none`'s up to float32 round-off
+    (the captured attention takes the unfused kernel; w = 3 amplifies the difference): at least two orders of
+    magnitude below the move of the real mask. The weak forward still runs and is metered."""
+    import methods.sag as sag
+    base, _, _, _ = run_method("images", "none", "quality", n=4, steps=6, tiny=True)
+    guided, meter, cfg, _ = run_method("images", "sag", "quality", n=4, steps=6, tiny=True, w=3.0)
+    assert meter.nfe == 4 * 12 and registry.methods().get("sag").counts(cfg, 6).forward == 12
+    moved = (guided.x0 - base.x0).abs().mean()
+    monkeypatch.setattr(sag, "saliency_mask", lambda s, shape: torch.zeros(s.shape[0], 1, *shape[-2:]))
+    empty, _, _, _ = run_method("images", "sag", "quality", n=4, steps=6, tiny=True, w=3.0)
+    assert moved > 0.05 and (empty.x0 - base.x0).abs().mean() < 1e-2 * moved
+
+
+def test_sag_refuses_networks_without_the_switch_and_is_never_a_base(tmp_path):
+    rec = execute(Cell(task="gmm", method="sag", n=4, steps=4), tmp_path, show_progress=False)
+    assert rec["status"] == "incompatible" and "attention_saliency" in rec["error"]
+    rec = execute(Cell(task="toyseq", method="sag", n=4, steps=4), tmp_path, show_progress=False)
+    assert rec["status"] == "incompatible"
+    with pytest.raises(ValueError, match="expected KIND"):
+        parse_base("sag:1.5")

@@ -146,6 +146,11 @@ class GaussianFamily:
         with the unconditional ε̂); the step mean is then √ᾱ_s·x0 + √(1−ᾱ_s−σ²)·ε̂."""
         return GaussPrediction(pred.x_t, pred.t, self.clamp_x0(x0), pred.eps)
 
+    def noised(self, x0: torch.Tensor, eps: torch.Tensor, t: int) -> torch.Tensor:
+        """The path's point at t for a given clean sample and noise: √ᾱ_t·x0 + √(1−ᾱ_t)·ε (SAG renoises its
+        degraded x̂0 with ε̂). ``noised(pred.x0, pred.eps, t)`` is ``pred.x_t``."""
+        return self.signal(t) * x0 + self.noise_std(t) * eps
+
     def clamp_x0(self, x0: torch.Tensor) -> torch.Tensor:
         """Clamp a clean estimate to [−clip, clip] (identity when the family does not clip)."""
         return x0 if self.clip is None else x0.clamp(-self.clip, self.clip)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from bench.nets import SelfAttention2d, perturbed
+from bench.nets import SelfAttention2d, captured, perturbed
 
 
 def step_embedding(i: torch.Tensor, dim: int) -> torch.Tensor:
@@ -101,6 +101,16 @@ class UNet(nn.Module):
             raise ValueError("this UNet has no self-attention blocks to perturb (built with attn=())")
         with perturbed([self.attn[name] for name in self.pag_layers]):
             yield
+
+    @contextlib.contextmanager
+    def attention_saliency(self) -> Iterator[Callable[[], torch.Tensor]]:
+        """SAG's switch: within the block, forwards record the middle attention block's saliency; yields a reader
+        of the latest map (B, 7, 7) (``bench.nets.captured``)."""
+        if "mid" not in self.attn:
+            raise ValueError("this UNet has no middle self-attention block (built without the lowest resolution "
+                             "in attn)")
+        with captured(self.attn["mid"]) as read:
+            yield read
 
     def _attend(self, name: str, h: torch.Tensor) -> torch.Tensor:
         return self.attn[name](h) if name in self.attn else h

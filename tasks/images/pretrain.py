@@ -145,12 +145,13 @@ def _save_summary(out_dir: Path, key: str, info: dict) -> None:
 
 
 def pretrain(out_dir: Path, seed: int = 0, quick: bool = False, device: str = "cpu",
-             parts: tuple[str, ...] = ("guide", "oracle", *GENERATORS, "card")) -> Path:
+             parts: tuple[str, ...] = ("guide", "oracle", *GENERATORS, "card"), threads: int = 1) -> Path:
     """Train the models of the images task named in ``parts`` into the run folder ``out_dir`` (each resumes from
-    its checkpoint), then (``card``) the FID reference, manifest and model card; returns its ``weights/``."""
+    its checkpoint), then (``card``) the FID reference, manifest and model card; returns its ``weights/``.
+    ``threads``: torch CPU threads (results can differ in the last float bits between thread counts)."""
     from tasks.images.card import reference_stats, write_card
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     runs = RunDirs(Path(out_dir))
     results = {k: train_classifier(k, runs, seed, quick, device) for k in ("guide", "oracle") if k in parts}
     results.update({k: train_generator(k, runs, seed, quick, device) for k in GENERATORS if k in parts})
@@ -172,13 +173,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     parts = tuple(x.strip() for x in a.part.split(","))
     unknown = set(parts) - {"guide", "oracle", *GENERATORS, "card"}
     if unknown:
         ap.error(f"--part: unknown {sorted(unknown)}; expected guide, oracle, unet, flow, card")
-    print(pretrain(a.out, a.seed, a.quick, a.device, parts))
+    if a.threads < 1:
+        ap.error(f"--threads: expected an integer >= 1, got {a.threads}")
+    print(pretrain(a.out, a.seed, a.quick, a.device, parts, a.threads))
 
 
 if __name__ == "__main__":

@@ -11,12 +11,16 @@ x̂0 = √ᾱ·x_t − √(1−ᾱ)·v̂ stays bounded at ᾱ → 0 (the cosine 
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import asdict, dataclass
+from typing import Iterator
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from bench.nets import perturbed
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,10 @@ def timestep_embedding(i: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 class Block(nn.Module):
-    """Pre-LN transformer block with adaLN-zero conditioning."""
+    """Pre-LN transformer block with adaLN-zero conditioning. ``perturb`` (PAG): the attention map is the
+    identity, so the attention branch returns the values V (every token attends to itself only)."""
+
+    perturb: bool = False
 
     def __init__(self, dim: int, heads: int) -> None:
         super().__init__()
@@ -65,7 +72,8 @@ class Block(nn.Module):
         s1, g1, a1, s2, g2, a2 = self.ada(F.silu(c))[:, None].chunk(6, dim=-1)  # each (B, 1, D)
         y = self.ln1(h) * (1 + g1) + s1
         q, k, v = self.qkv(y).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)  # (B, H, N, dh)
-        att = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, n, d)  # (B, N, D)
+        att = v if self.perturb else F.scaled_dot_product_attention(q, k, v)  # (B, H, N, dh)
+        att = att.transpose(1, 2).reshape(b, n, d)  # (B, N, D)
         h = h + a1 * self.proj(att)
         y = self.ln2(h) * (1 + g2) + s2
         return h + a2 * self.mlp(y)
@@ -89,6 +97,13 @@ class RollDenoiser(nn.Module):
         for lin in (self.ada_out, self.out):
             nn.init.zeros_(lin.weight)
             nn.init.zeros_(lin.bias)
+        self.pag_layers: tuple[int, ...] = (cfg.depth // 2,)  # PAG's perturbed blocks (the middle one)
+
+    @contextlib.contextmanager
+    def attention_perturbed(self) -> Iterator[None]:
+        """Within the block, the ``pag_layers`` use identity self-attention (weights untouched)."""
+        with perturbed([self.blocks[i] for i in self.pag_layers]):
+            yield
 
     def forward(self, x: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
         """Predict v for x (B, C, P, F) at step indices i (B,)."""

@@ -2,7 +2,8 @@
 
 x0 (2, 48, 64) in {-1, 1}: roll and onset channels, MIDI 36..83, 64 sixteenth notes (4 bars of 4/4, 8 s at 120 bpm).
 Objectives: ``pitch_histogram``, ``note_density``, ``chord_progression`` (SCG rules against held-out test
-excerpts, one target per sample) and ``all`` (their unweighted sum, TreeG's value). Metrics: loss per rule and
+excerpts, one target per sample), ``all`` (their unweighted sum, TreeG's value) and ``quality`` (main metric OA;
+quality guidance: ``pag`` perturbs the middle transformer block). Metrics: loss per rule and
 overlapping area (OA) of mgeval-style features against the held-out excerpts.
 """
 from __future__ import annotations
@@ -65,7 +66,7 @@ class MusicTask(Task):
 
     @classmethod
     def objectives(cls) -> list[str]:
-        return [*RULE_NAMES, "all"]
+        return [*RULE_NAMES, "all", "quality"]
 
     @cached_property
     def network(self) -> RollDenoiser:
@@ -77,7 +78,14 @@ class MusicTask(Task):
         return GaussianFamily(self.network, SHAPE, schedule="cosine", eta=1.0, prediction="v")
 
     def objective(self, spec: str) -> Objective:
+        """A rule objective (its loss is the main metric; the proxy is exact), or ``quality``: no target, the main
+        metric is OA against held-out excerpts (naturalness); a reward method may use the summed rule loss
+        against the instance's real excerpt as its proxy, quality guidance (pag) uses none."""
         from tasks.music.objectives import build_rewards
+        if spec == "quality":
+            proxy, oracle, diff = build_rewards("all", self.targets)
+            return Objective("quality", proxy, oracle, main_metric="oa", n_instances=self.targets.n,
+                             grad_proxy=diff, quality=True)
         proxy, oracle, diff = build_rewards(spec, self.targets)
         # the proxy is the rule loss itself (on x̂0 during sampling, on x0 at the end): an exact reward
         return Objective(spec, proxy, oracle, main_metric=f"loss_{spec}", n_instances=self.targets.n,

@@ -196,3 +196,35 @@ def test_report_shows_piano_rolls(tmp_path: Path) -> None:
     assert all((tmp_path / "report" / "figures" / "samples" / s).stat().st_size > 1000 for s in shots)
     md = (tmp_path / "report" / "leaderboard.md").read_text()
     assert "![none 2x](figures/samples/music_note_density_none_2x_s0.png)" in md
+
+
+def test_pag_switch_makes_the_attention_branch_return_the_values_exactly():
+    """Identity attention == SDPA with every off-diagonal logit at −inf; the switch is scoped to pag_layers."""
+    from tasks.music.net import Block, NetConfig, RollDenoiser
+    torch.manual_seed(0)
+    blk = Block(32, 4)
+    torch.nn.init.normal_(blk.ada.weight, std=0.1)  # non-zero gates so the attention branch matters
+    h, c = torch.randn(2, 8, 32), torch.randn(2, 32)
+    eye = torch.full((8, 8), float("-inf")).fill_diagonal_(0.0)  # (N, N) identity attention as a mask
+    import torch.nn.functional as F
+    sdpa = F.scaled_dot_product_attention
+    F.scaled_dot_product_attention = lambda q, k, v: sdpa(q, k, v, attn_mask=eye)
+    try:
+        ref = blk(h, c)
+    finally:
+        F.scaled_dot_product_attention = sdpa
+    blk.perturb = True
+    assert torch.allclose(blk(h, c), ref, atol=1e-6)
+    net = RollDenoiser(NetConfig(dim=32, depth=3, heads=4)).eval()
+    with net.attention_perturbed():
+        assert [b.perturb for b in net.blocks] == [False, True, False]
+    assert not any(b.perturb for b in net.blocks)
+
+
+def test_quality_objective_scores_oa_and_pag_runs_on_the_tiny_task(tmp_path):
+    from bench.runner import Cell, execute
+    rec = execute(Cell(task="music", method="pag", objective="quality", budget="2x", n=4, steps=4, tiny=True),
+                  tmp_path, show_progress=False)
+    assert rec["status"] == "ok", rec["error"]
+    assert rec["main_metric"] == "oa" and 0 <= rec["metrics"]["oa"] <= 1
+    assert rec["usage"]["nfe"] == 4 * 8  # T + one perturbed forward per step
