@@ -11,6 +11,7 @@ import torch
 
 from bench.calibrate import write_card_section
 from bench.diffusion.ancestral import sample_unguided
+from bench.diffusion.flow import FlowFamily
 from bench.diffusion.gaussian import GaussianFamily
 from bench.weights import write_manifest
 from tasks.images import data
@@ -19,7 +20,9 @@ from tasks.images.metrics import (
     diversity,
     feature_stats,
     fid,
+    load_real_features,
     load_ref,
+    manifold,
     save_real_features,
     save_ref,
 )
@@ -28,7 +31,9 @@ from tasks.images.objectives import png_bytes, quantize
 
 log = logging.getLogger(__name__)
 
-N_SAMPLES = 256
+N_SAMPLES = 1000  # issue 11: quality bars on at least 1000 unguided samples
+STEPS = 50  # the task's default steps
+FID_BAR = 60.0  # issue 11's bar for the DDPM (real-data floor about 24 at this n)
 FLOOR_N = 64  # sample size at which the real-data FID floor is reported (the task's default_n)
 
 
@@ -49,37 +54,63 @@ def reference_stats(out_dir: Path) -> None:
     log.info("reference statistics and features written (%d test images)", len(feats))
 
 
-def base_quality(out_dir: Path, n: int = N_SAMPLES, steps: int = 50, device: str = "cpu") -> dict:
-    """The base model's own numbers: FID vs all test images, oracle class histogram, real-data FID floors
-    (samples drawn on ``device``, scored on CPU)."""
-    unet, guide, oracle = (load_net(out_dir, k) for k in ("unet", "guide", "oracle"))
-    ref = load_ref(out_dir / "ref_stats.npz")
+def _family(out_dir: Path, name: str, device: str) -> GaussianFamily:
+    """The unguided sampler of generator ``name``: the DDPM (unet) or its flow twin (flow), x̂0 clipped."""
+    net = load_net(out_dir, name).to(device)
+    if name == "flow":
+        return FlowFamily(net, data.SHAPE, eta=1.0, clip=1.0)
+    return GaussianFamily(net, data.SHAPE, "cosine", eta=1.0, clip=1.0)
+
+
+def sample_quality(out_dir: Path, name: str, n: int, steps: int, device: str = "cpu") -> dict:
+    """One generator's numbers on ``n`` unguided samples at ``steps``: FID vs all test images, precision /
+    recall / density / coverage (k = 5) vs the real set, oracle class histogram, diversity, PNG size."""
+    guide, oracle = (load_net(out_dir, k) for k in ("guide", "oracle"))
     feat = OracleFeatures(oracle)
     t0 = time.time()
-    fam = GaussianFamily(unet.to(device), data.SHAPE, "cosine", eta=1.0, clip=1.0)
-    x = quantize(sample_unguided(fam, n, steps, batch=128).cpu())  # (n, 1, 28, 28)
+    x = quantize(sample_unguided(_family(out_dir, name, device), n, steps, batch=128).cpu())  # (n, 1, 28, 28)
     wall = time.time() - t0
     pred_o, pred_g = oracle(x).argmax(1), guide(x).argmax(1)  # (n,), (n,)
-    xtr, ytr = data.load_split("train")
-    real = data.to_model(xtr[:n])  # (n, 1, 28, 28) train images: the real-data floor at the same n
-    floors = {str(k): round(fid(feat, ref[str(k)], data.to_model(xtr[ytr == k][:FLOOR_N])), 3) for k in range(10)}
+    real = load_real_features(out_dir / "ref_feats.npz")["all"]
     return {
         "n_samples": n, "steps": steps, "sampling_wall_s": round(wall, 1),
-        "fid_all": round(fid(feat, ref["all"], x), 3),
-        "fid_all_real_train_same_n": round(fid(feat, ref["all"], real), 3),
-        "fid_class_real_train_n64": floors,
+        "fid_all": round(fid(feat, load_ref(out_dir / "ref_stats.npz")["all"], x), 3),
+        **{k: round(v, 4) for k, v in manifold(real, feat(x)).items()},
         "oracle_class_hist": np.bincount(pred_o.numpy(), minlength=10).tolist(),
         "guide_oracle_agreement": round(float((pred_o == pred_g).float().mean()), 4),
-        "diversity": round(diversity(feat(x)), 3), "diversity_real": round(diversity(feat(real)), 3),
+        "diversity": round(diversity(feat(x)), 3),
         "png_bytes_mean": round(float(png_bytes(data.to_uint8(x)).mean()), 1),
-        "png_bytes_mean_real": round(float(png_bytes(xtr[:n]).mean()), 1),
     }
 
 
-UNET_TXT = "ε-prediction UNet (EMA weights), cosine schedule, T=1000, `gaussian_loss`"
+def real_reference(out_dir: Path, n: int) -> dict:
+    """The same numbers for ``n`` real train images (the floor each generator is read against), and the
+    per-class FID floors at the task's default n."""
+    feat = OracleFeatures(load_net(out_dir, "oracle"))
+    ref = load_ref(out_dir / "ref_stats.npz")
+    xtr, ytr = data.load_split("train")
+    real = data.to_model(xtr[:n])  # (n, 1, 28, 28)
+    floors = {str(k): round(fid(feat, ref[str(k)], data.to_model(xtr[ytr == k][:FLOOR_N])), 3) for k in range(10)}
+    knn = manifold(load_real_features(out_dir / "ref_feats.npz")["all"], feat(real))
+    return {"fid_all": round(fid(feat, ref["all"], real), 3), **{k: round(v, 4) for k, v in knn.items()},
+            "diversity": round(diversity(feat(real)), 3), "png_bytes_mean": round(float(png_bytes(xtr[:n]).mean()), 1),
+            "fid_class_n64": floors}
+
+
+def base_quality(out_dir: Path, n: int = N_SAMPLES, steps: int = STEPS, device: str = "cpu") -> dict:
+    """Every generator in ``out_dir`` (unet, and flow when trained) beside the real-data reference."""
+    gens = [g for g in ("unet", "flow") if (out_dir / f"{g}.pt").exists()]
+    return {"real": real_reference(out_dir, n), **{g: sample_quality(out_dir, g, n, steps, device) for g in gens}}
+
+
+UNET_TXT = ("ε-prediction UNet (EMA weights), self-attention at 14x14 and 7x7, class input with 10% label dropout "
+            "(CFG), cosine schedule, T=1000, `gaussian_loss`")
+WEAK_TXT = "autoguidance's weak model: the EMA snapshot of the same run at step {step}"
+FLOW_TXT = "the flow twin: the same UNet as a velocity network on the linear path, `flow_loss`"
 GUIDE_TXT = "guidance (proxy) classifier `GuideNet`: all-conv, GroupNorm+SiLU, flips + N(0, 0.1²) pixel noise"
 ORACLE_TXT = ("held-out classifier `OracleNet`: VGG-style, BatchNorm+ReLU+max-pool+dropout, ±2 px shifts; "
               "64-d penultimate = FID features")
+KNN = ("precision", "recall", "density", "coverage")
 
 
 def _row(name: str, what: str, log: dict, seed: int) -> str:
@@ -91,9 +122,33 @@ def _recipes(logs: dict) -> str:
     return "; ".join(f"{k} {json.dumps(v['recipe'])}" for k, v in sorted(logs.items()) if "recipe" in v)
 
 
-def render(logs: dict, quality: dict, seed: int, quick: bool) -> str:
+def _quality_table(quality: dict) -> str:
+    """Generators beside the real-data reference: FID, k-NN manifold metrics, diversity, PNG size."""
+    cols = ("fid_all", *KNN, "diversity", "png_bytes_mean")
+    head = "| model | " + " | ".join(cols) + " |\n|---|" + "---|" * len(cols)
+    rows = [f"| {name} | " + " | ".join(str(q.get(c)) for c in cols) + " |"
+            for name, q in (("unet (DDPM)", quality.get("unet")), ("flow", quality.get("flow")),
+                            ("real train images", quality["real"])) if q]
+    return "\n".join([head, *rows])
+
+
+def _bar(quality: dict) -> str:
+    fid_unet = quality.get("unet", {}).get("fid_all", float("nan"))
+    verdict = "met" if fid_unet <= FID_BAR else "NOT met"
+    return (f"FID bar (issue 11): DDPM FID <= {FID_BAR:g}: {fid_unet} -> **{verdict}** (real-data floor "
+            f"{quality['real']['fid_all']}).")
+
+
+def render(logs: dict, quality: dict, seed: int, quick: bool, weak_step: int | None = None) -> str:
     """Markdown model card."""
     u, g, o = logs.get("unet", {}), logs.get("guide", {}), logs.get("oracle", {})
+    q = quality.get("unet") or next(iter(v for k, v in quality.items() if k != "real"), {})
+    extra = ""
+    if weak_step is not None:
+        extra += "\n" + _row("weak.pt", WEAK_TXT.format(step=weak_step), {"params": u.get("params"),
+                                                                        "steps": weak_step}, seed)
+    if "flow" in logs:
+        extra += "\n" + _row("flow.pt", FLOW_TXT, logs["flow"], seed + 3)
     quick_note = "\n**QUICK SMOKE RUN: these weights are not the benchmark's.**\n" if quick else ""
     return f"""# images task: model card
 {quick_note}
@@ -109,7 +164,7 @@ train split only; the 10,000-image test split is used for classifier accuracy an
 ## Files
 | file | what | params | seed | steps | wall (s) |
 |---|---|---|---|---|---|
-{_row("unet.pt", UNET_TXT, u, seed)}
+{_row("unet.pt", UNET_TXT, u, seed)}{extra}
 {_row("guide.pt", GUIDE_TXT, g, seed + 1)}
 {_row("oracle.pt", ORACLE_TXT, o, seed + 2)}
 | `ref_stats.npz` | oracle-feature sum, outer-product sum, count: test images of each class and all | - | - | - | - |
@@ -124,26 +179,28 @@ The two classifiers never see each other: different architectures, seeds, augmen
 ## Quality
 - Classifier test accuracy (10,000 test images): guide (proxy) **{g.get('test_acc')}**, oracle **{o.get('test_acc')}**.
 - Diffusion final training loss (mean over the last log interval): {u.get('final_loss', float('nan')):.4f}.
-- Base model, {quality['n_samples']} unguided samples, {quality['steps']} DDIM steps, η=1, x̂0 clipped to [-1, 1]
-  (sampling wall {quality['sampling_wall_s']} s):
-  - FID (oracle features) vs all test images: **{quality['fid_all']}**; real train images at the same n:
-    {quality['fid_all_real_train_same_n']} (the floor).
-  - Oracle class histogram of the samples (classes 0..9): {quality['oracle_class_hist']}.
-  - Guide/oracle agreement on the samples: {quality['guide_oracle_agreement']}.
-  - Diversity (mean pairwise oracle-feature distance): {quality['diversity']} (real: {quality['diversity_real']}).
-  - Mean PNG size: {quality['png_bytes_mean']} bytes (real: {quality['png_bytes_mean_real']}).
+- Unguided samples: {q.get('n_samples')} per generator, {q.get('steps')} steps, η=1, x̂0 clipped to [-1, 1]
+  (DDPM sampling wall {q.get('sampling_wall_s')} s); FID on oracle features vs all test images, k-NN manifold
+  metrics (k = 5) vs every 5th test image; the real row is the same number of real train images (the floor).
+
+{_quality_table(quality)}
+
+- {_bar(quality)}
+- Oracle class histogram of the DDPM samples (classes 0..9): {q.get('oracle_class_hist')}; guide/oracle
+  agreement on them: {q.get('guide_oracle_agreement')}.
 - Per-class FID floor (64 real train images of class k vs class-k test statistics), the best a method can hope
-  for at n = 64: {quality['fid_class_real_train_n64']}.
+  for at n = 64: {quality['real']['fid_class_n64']}.
 """
 
 
 def write_card(out_dir: Path, seed: int = 0, quick: bool = False, device: str = "cpu") -> None:
     """Compute base-model quality, write ``quality.json``, ``manifest.json`` and ``MODEL_CARD.md``."""
     out_dir = Path(out_dir)
-    quality = base_quality(out_dir, n=16 if quick else N_SAMPLES, steps=5 if quick else 50, device=device)
+    quality = base_quality(out_dir, n=16 if quick else N_SAMPLES, steps=5 if quick else STEPS, device=device)
     (out_dir / "quality.json").write_text(json.dumps(quality, indent=2, sort_keys=True) + "\n")
     logs = json.loads((out_dir / "train_log.json").read_text())
     write_manifest(out_dir)
-    (out_dir / "MODEL_CARD.md").write_text(render(logs, quality, seed, quick))
+    weak = logs.get("unet", {}).get("weak_step") if (out_dir / "weak.pt").exists() else None
+    (out_dir / "MODEL_CARD.md").write_text(render(logs, quality, seed, quick, weak))
     write_card_section("images", out_dir / "MODEL_CARD.md")
     log.info("model card written: %s", quality)

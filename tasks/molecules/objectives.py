@@ -7,7 +7,9 @@ targets score ``-|prop - target|``, ``qed`` scores QED and ``sa`` scores ``-SA``
 
 Main metric ``success``: the fraction of ALL samples that are valid and on target, i.e. whose oracle property is
 within ``HIT_TOL`` of the target (rings: exact match; logP: ±0.25; gap: ±0.005 hartree), or QED >= 0.6, or
-SA <= 2.5; an invalid molecule is a failure. Beside it, per sample with invalid counted at the worst value:
+SA <= 2.5; an invalid molecule is a failure. ``quality`` (quality guidance; no target): the property is 1 for a
+valid molecule, so success is validity, and the task's main metric for it is ``validity`` itself.
+Beside it, per sample with invalid counted at the worst value:
 ``mae`` (targets; invalid error = ``WORST_ERR``: rings 10, logP 10, gap 1 hartree, the proxy floors' magnitudes,
 beyond any QM9 molecule's error at in-range targets) and ``qed`` / ``sa`` (invalid = QED 0 / SA 10, the ends of
 their ranges). ``mae_valid`` and ``prop_mean`` average over valid molecules only (informative, never ranked).
@@ -20,13 +22,13 @@ from dataclasses import dataclass
 import numpy as np
 
 TARGET_KINDS = ("rings", "logp", "gap")
-OPEN_KINDS = ("qed", "sa")
+OPEN_KINDS = ("qed", "sa", "quality")
 HIT_TOL = {"rings": 0.0, "logp": 0.25, "gap": 0.005}
 QED_HIT, SA_HIT = 0.6, 2.5
-FLOORS = {"rings": -10.0, "logp": -10.0, "gap": -1.0, "qed": -1.0, "sa": -11.0}
-PATTERNS = ["rings=<k>", "logp=<v>", "gap=<v>", "qed", "sa"]
+FLOORS = {"rings": -10.0, "logp": -10.0, "gap": -1.0, "qed": -1.0, "sa": -11.0, "quality": 0.0}
+PATTERNS = ["rings=<k>", "logp=<v>", "gap=<v>", "qed", "sa", "quality"]
 WORST_ERR = {kind: -FLOORS[kind] for kind in TARGET_KINDS}  # |error| an invalid molecule counts as
-WORST_OPEN = {"qed": 0.0, "sa": 10.0}  # property value an invalid molecule counts as (QED in [0, 1], SA in [1, 10])
+WORST_OPEN = {"qed": 0.0, "sa": 10.0, "quality": 0.0}  # value of an invalid molecule (QED in [0, 1], SA in [1, 10])
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ def score(spec: Spec, prop: np.ndarray) -> np.ndarray:
     """Higher-is-better score of raw property values (NaN stays NaN)."""
     if spec.target is not None:
         return -np.abs(prop - spec.target)
-    return prop if spec.kind == "qed" else -prop
+    return prop if spec.kind in ("qed", "quality") else -prop
 
 
 def hits(spec: Spec, prop: np.ndarray) -> np.ndarray:
@@ -77,6 +79,8 @@ def hits(spec: Spec, prop: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         if spec.target is not None:
             return np.abs(prop - spec.target) <= HIT_TOL[spec.kind] + 1e-9
+        if spec.kind == "quality":
+            return ~np.isnan(prop)
         return prop >= QED_HIT if spec.kind == "qed" else prop <= SA_HIT
 
 
@@ -87,7 +91,7 @@ def per_sample(spec: Spec, prop: np.ndarray) -> dict[str, np.ndarray]:
     bad = np.isnan(prop)
     if spec.target is not None:
         out["mae"] = np.where(bad, WORST_ERR[spec.kind], np.abs(prop - spec.target))
-    else:
+    elif spec.kind != "quality":  # quality's per-sample score is success (validity) itself
         out[spec.kind] = np.where(bad, WORST_OPEN[spec.kind], prop)
     return out
 

@@ -72,7 +72,7 @@ class Molecules(Task):
 
     @classmethod
     def objectives(cls) -> list[str]:
-        return ["rings=3", "rings=<k>", "logp=<v>", "gap=<v>", "qed", "sa"]
+        return ["rings=3", "rings=<k>", "logp=<v>", "gap=<v>", "qed", "sa", "quality"]
 
     @cached_property
     def models(self) -> Models:
@@ -99,6 +99,8 @@ class Molecules(Task):
         if kind == "gap":
             reg = self.models.gap_proxy if role == "proxy" else self.models.gap_oracle
             return lambda smiles: regress.predict_gap(reg, smiles)
+        if kind == "quality":
+            return lambda smiles: np.array([np.nan if c is None else 1.0 for c in chem.canonical_or_none(smiles)])
         return lambda smiles: chem.properties(smiles, kind)
 
     def _reward(self, spec: obj.Spec, role: str) -> Reward:
@@ -130,6 +132,9 @@ class Molecules(Task):
 
     def objective(self, spec: str) -> Objective:
         s = obj.parse(spec)  # the RDKit properties are exact (proxy = oracle); gap's proxy is a learned regressor
+        if s.kind == "quality":  # validity is both the proxy and the main metric; no differentiable surrogate
+            return Objective(s.name, self._reward(s, "proxy"), self._reward(s, "oracle"), main_metric="validity",
+                             exact_proxy=True, quality=True)
         return Objective(s.name, self._reward(s, "proxy"), self._reward(s, "oracle"), main_metric="success",
                          grad_proxy=self._diff_reward(s), exact_proxy=s.kind != "gap")
 

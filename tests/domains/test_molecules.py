@@ -213,3 +213,26 @@ def test_sample_figure(tmp_path: Path) -> None:
     path = Molecules.sample_figure(rows, tmp_path / "f" / "mols.png", "t")
     assert path is not None and path.stat().st_size > 1000
     assert Molecules.sample_figure([{"smiles": None}], tmp_path / "g.png", "t") is None
+
+
+def test_quality_objective_is_validity_with_invalid_counted_as_failure():
+    import numpy as np
+
+    from tasks.molecules import objectives as O
+    spec = O.parse("quality")
+    prop = np.array([1.0, np.nan, 1.0, np.nan])  # valid, invalid, valid, invalid
+    assert O.per_sample(spec, prop)["success"].tolist() == [1.0, 0.0, 1.0, 0.0]
+    assert set(O.per_sample(spec, prop)) == {"success"}
+    assert np.nan_to_num(O.score(spec, prop), nan=spec.floor).tolist() == [1.0, 0.0, 1.0, 0.0]
+
+
+def test_quality_objective_proxy_counts_valid_smiles_and_main_metric_is_validity():
+    import torch
+
+    from bench import registry
+    from tasks.molecules import data
+    task = registry.tasks().get("molecules")(tiny=True)
+    o = task.objective("quality")
+    assert o.quality and o.main_metric == "validity" and o.grad_proxy is None
+    x0 = data.encode(["CCO", "C1CC"])  # a valid molecule, an unclosed ring
+    assert o.proxy(x0, torch.zeros(2, dtype=torch.long)).tolist() == [1.0, 0.0]
