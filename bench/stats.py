@@ -175,3 +175,12 @@ def paired_nested(a: dict[int, np.ndarray], b: dict[int, np.ndarray], higher_is_
     boot = _nested_boot(ga, seed_idx, rng) - _nested_boot(gb, seed_idx, rng)
     lo, hi = _percentiles(boot)
     return Comparison(diff, lo, hi, len(seeds), _outcome(lo, hi, higher_is_better))
+
+
+def mean_sd(values: list[float | None]) -> str:
+    """``mean ± sd`` of the finite values (records store NaN as null), ``-`` when there are none; for tables
+    over seeds."""
+    vals = [float(v) for v in values if v is not None and v == v]
+    if not vals:
+        return "-"
+    return f"{np.mean(vals):.3f} ± {(np.std(vals, ddof=1) if len(vals) > 1 else 0.0):.3f}"

@@ -13,17 +13,10 @@ from collections import defaultdict
 from pathlib import Path
 
 from bench.records import read_records
+from bench.stats import mean_sd
 from tasks.math.metrics import gap_closure
 
 COLUMNS = ("acc_o", "acc_s", "acc_h", "gc", "shortcut_rate", "hack_r_check", "hack_r_step", "nll")
-
-
-def _fmt(values: list[float]) -> str:
-    vals = [v for v in values if v is not None and v == v]  # records store NaN as null
-    if not vals:
-        return "-"
-    sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
-    return f"{statistics.mean(vals):.3f} ± {sd:.3f}"
 
 
 def table(folder: Path, objective: str) -> str:
@@ -44,7 +37,7 @@ def table(folder: Path, objective: str) -> str:
              "|---" * (4 + len(COLUMNS)) + "|"]
     for (method, budget), ms in sorted(cells.items(), key=lambda kv: (float(kv[0][1][:-1]), kv[0][0])):
         row = [method, budget, str(len(ms)), f"{statistics.mean(m['cost'] for m in ms):.0f}"]
-        row += [_fmt([m.get(c, float("nan")) for m in ms]) for c in COLUMNS]
+        row += [mean_sd([m.get(c, float("nan")) for m in ms]) for c in COLUMNS]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 

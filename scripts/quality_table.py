@@ -1,0 +1,58 @@
+"""A quality-guidance table from records: method (with its scale and base) x budget -> the objective's main metric
+and every naturalness metric the records declare (FID, precision, recall, density, coverage on images; OA on
+music; validity, uniqueness, novelty, NLL on molecules), mean ± sd over seeds, with the cost per sample.
+Usage:
+    python scripts/quality_table.py RECORDS_DIR --task images [--objective quality]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+from bench.gallery import method_label
+from bench.records import read_records
+from bench.stats import mean_sd
+
+EXTRA = ("density", "coverage")  # shown when present (images' k-NN pair beside precision / recall)
+
+
+def columns(recs: list[dict]) -> list[str]:
+    """The main metric first, then the naturalness metrics in the records' own order, then EXTRA."""
+    main = recs[0]["main_metric"]
+    meta = recs[0]["metric_meta"]
+    nat = [k for k, m in meta.items() if (m.get("naturalness") or k in EXTRA) and k != main]
+    return [main, *nat]
+
+
+def table(folder: Path, task: str, objective: str) -> str:
+    """Markdown table of every ok record of (task, objective) under ``folder``."""
+    recs = [r for r in read_records(folder) if r["task"] == task and r["objective"] == objective
+            and r["status"] == "ok"]
+    if not recs:
+        raise SystemExit(f"no ok records of {task} / {objective} under {folder}")
+    cols = columns(recs)
+    cells: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for r in recs:
+        cells[(method_label(r), r["budget"]["name"])].append({**r["metrics"], "cost": r["usage"]["cost_per_sample"]})
+    n = sorted({r["n"] for r in recs})
+    lines = [f"{task} / {objective}: n = {', '.join(map(str, n))} per seed (recall and coverage depend on n)", "",
+             "| method | budget | seeds | cost/sample | " + " | ".join(cols) + " |", "|---" * (4 + len(cols)) + "|"]
+    for (method, budget), ms in sorted(cells.items(), key=lambda kv: (float(kv[0][1][:-1]), kv[0][0])):
+        row = [method, budget, str(len(ms)), f"{statistics.mean(m['cost'] for m in ms):.0f}"]
+        lines.append("| " + " | ".join(row + [mean_sd([m.get(c) for m in ms]) for c in cols]) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("records", type=Path, help="a records folder (or an --out folder)")
+    ap.add_argument("--task", required=True)
+    ap.add_argument("--objective", default="quality")
+    a = ap.parse_args()
+    print(table(a.records, a.task, a.objective))
+
+
+if __name__ == "__main__":
+    main()
