@@ -1,11 +1,16 @@
 """Shared helpers: run a method on a task through the runner's metered path."""
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
 import torch
 
 from bench.contract import metered_run
 
+# Hermetic tests: bench.diskcache writes into a fresh folder per session unless the caller set one.
+os.environ.setdefault("GUIDEBENCH_CACHE", tempfile.mkdtemp(prefix="guidebench-cache-"))
 _CACHE: dict = {}
 
 

@@ -15,7 +15,9 @@ import numpy as np
 import torch
 
 from bench.diffusion.training import masked_elbo_nll
+from bench.diskcache import cached
 from bench.task import Objective
+from bench.weights import weights_sha256
 from tasks.dna import objectives as obj
 from tasks.dna.data import CELL_TYPES, SEQ_LEN, load_labelled
 from tasks.dna.metrics import gc_content, kmer_correlation, kmer_spectrum, mean_hamming, pearson, wasserstein1
@@ -79,12 +81,16 @@ def objective_reference(task: Any, objective: Objective) -> tuple[float, torch.T
     """(top-1% threshold, top-0.1% real sequences' 3-mer spectrum, held-out reference-cell tokens), cached."""
     ref, spec = task.reference, obj.parse(objective.name)
 
-    def build() -> tuple[float, torch.Tensor, torch.Tensor]:
-        cell_set = ref.cell_set(spec.reference_cell)
-        thr = float(torch.quantile(oracle_scores(objective, cell_set, task.device), 0.99))
+    def scores() -> tuple[float, torch.Tensor]:
+        thr = float(torch.quantile(oracle_scores(objective, ref.cell_set(spec.reference_cell), task.device), 0.99))
         every = oracle_scores(objective, ref.every, task.device)
-        top = ref.every[every >= torch.quantile(every, 0.999)]
-        return thr, kmer_spectrum(top), cell_set
+        return thr, kmer_spectrum(ref.every[every >= torch.quantile(every, 0.999)])
+
+    def build() -> tuple[float, torch.Tensor, torch.Tensor]:
+        key = {"task": "dna", "version": task.version, "weights": weights_sha256(task), "tiny": task.tiny,
+               "objective": objective.name, "heldout": len(ref.heldout), "every": len(ref.every)}
+        thr, spectrum = cached("dna-objective-reference", key, scores)  # across processes (bench.diskcache)
+        return thr, spectrum, ref.cell_set(spec.reference_cell)
     return ref.cached("objective", objective.name, build)
 
 
