@@ -35,7 +35,7 @@ class ImagesTask(Task):
     """Unconditional DDPM on Fashion-MNIST, guided by a classifier or by compressibility."""
 
     name = "images"
-    version = "2"  # 2: oracle_acc counts invalid samples as misses; png_bytes counts them as incompressible
+    version = "3"  # 3: the v2 UNet (attention, class input, weak.pt); 2: invalid samples count as misses
     family_kind = "continuous"
     default_objective = "label=3"
     default_steps = 50

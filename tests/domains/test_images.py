@@ -206,8 +206,20 @@ def test_real_oracle_accuracy_on_test_subset():
     assert acc >= 0.88
 
 
-def test_unet_defaults_keep_the_committed_architecture():
-    """The default UNet has the committed weights' config and state-dict keys (no attention, no labels)."""
+def test_committed_unet_is_the_recipe_with_attention_labels_and_a_weak_snapshot():
+    """The committed UNet and its autoguidance snapshot have the recipe's architecture (attention at 14x14 and 7x7,
+    10 classes + the null label), so every quality-guidance method runs on the real task."""
+    from tasks.images.models import load_net
+    from tasks.images.pretrain import UNET
+    assert "weak.pt" in json.loads((WEIGHTS / "manifest.json").read_text())
+    for name in ("unet", "weak"):
+        net = load_net(WEIGHTS, name)
+        assert net.config["attn"] == list(UNET["attn"]) and net.config["n_classes"] == UNET["n_classes"]
+        assert net.pag_layers == ("down2", "mid") and net.null_label == 10 and "mid" in net.attn
+
+
+def test_unet_defaults_are_the_attention_free_unconditional_network():
+    """UNet() without options keeps the v1 architecture's config and state-dict keys (old weights still load)."""
     from tasks.images.net import UNet
     net = UNet(32, (1, 2, 2), 128)
     assert net.config == {"ch": 32, "mult": [1, 2, 2], "emb": 128} and not net.attn and net.label is None
