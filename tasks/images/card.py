@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +13,6 @@ import torch.nn.functional as F
 
 from bench.calibrate import write_card_section
 from bench.diffusion.ancestral import sample_unguided
-from bench.diffusion.flow import FlowFamily
-from bench.diffusion.gaussian import GaussianFamily
 from bench.weights import write_manifest
 from tasks.images import data
 from tasks.images.metrics import (
@@ -27,7 +26,7 @@ from tasks.images.metrics import (
     save_real_features,
     save_ref,
 )
-from tasks.images.models import load_net
+from tasks.images.models import load_net, unguided_family
 from tasks.images.objectives import png_bytes, quantize
 
 log = logging.getLogger(__name__)
@@ -55,58 +54,62 @@ def reference_stats(out_dir: Path) -> None:
     log.info("reference statistics and features written (%d test images)", len(feats))
 
 
-def _family(out_dir: Path, name: str, device: str) -> GaussianFamily:
-    """The unguided sampler of generator ``name``: the DDPM (unet) or its flow twin (flow), x̂0 clipped."""
-    net = load_net(out_dir, name).to(device)
-    if name == "flow":
-        return FlowFamily(net, data.SHAPE, eta=1.0, clip=1.0)
-    return GaussianFamily(net, data.SHAPE, "cosine", eta=1.0, clip=1.0)
+@dataclass
+class Scorer:
+    """The classifiers and reference sets of a weights folder, loaded once for every generator and the real row."""
+
+    guide: torch.nn.Module
+    oracle: torch.nn.Module
+    feat: OracleFeatures
+    ref: dict
+    real: torch.Tensor  # (R, 64) the k-NN metrics' real set
+
+    @classmethod
+    def load(cls, out_dir: Path) -> "Scorer":
+        guide, oracle = (load_net(out_dir, k) for k in ("guide", "oracle"))
+        return cls(guide, oracle, OracleFeatures(oracle), load_ref(out_dir / "ref_stats.npz"),
+                   load_real_features(out_dir / "ref_feats.npz")["all"])
+
+    def shared(self, x: torch.Tensor) -> dict:
+        """FID vs all test images, k-NN metrics, diversity of images ``x`` (n, 1, 28, 28); features once."""
+        f = self.feat(x)  # (n, 64)
+        return {"fid_all": round(fid(self.feat, self.ref["all"], x), 3),
+                **{k: round(v, 4) for k, v in manifold(self.real, f).items()}, "diversity": round(diversity(f), 3)}
 
 
-def sample_quality(out_dir: Path, name: str, n: int, steps: int, device: str = "cpu") -> dict:
-    """One generator's numbers on ``n`` unguided samples at ``steps``: FID vs all test images, precision /
-    recall / density / coverage (k = 5) vs the real set, oracle class histogram, diversity, PNG size."""
-    guide, oracle = (load_net(out_dir, k) for k in ("guide", "oracle"))
-    feat = OracleFeatures(oracle)
+def sample_quality(out_dir: Path, name: str, n: int, steps: int, sc: Scorer, device: str = "cpu") -> dict:
+    """One generator's numbers on ``n`` unguided samples at ``steps`` (the task's own sampler settings)."""
     t0 = time.time()
-    x = quantize(sample_unguided(_family(out_dir, name, device), n, steps, batch=128).cpu())  # (n, 1, 28, 28)
+    fam = unguided_family(load_net(out_dir, name).to(device), flow=name == "flow")
+    x = quantize(sample_unguided(fam, n, steps, batch=128).cpu())  # (n, 1, 28, 28)
     wall = time.time() - t0
-    pred_o, pred_g = oracle(x).argmax(1), guide(x).argmax(1)  # (n,), (n,)
-    real = load_real_features(out_dir / "ref_feats.npz")["all"]
-    return {
-        "n_samples": n, "steps": steps, "sampling_wall_s": round(wall, 1),
-        "fid_all": round(fid(feat, load_ref(out_dir / "ref_stats.npz")["all"], x), 3),
-        **{k: round(v, 4) for k, v in manifold(real, feat(x)).items()},
-        "oracle_class_hist": np.bincount(pred_o.numpy(), minlength=10).tolist(),
-        "guide_oracle_agreement": round(float((pred_o == pred_g).float().mean()), 4),
-        "diversity": round(diversity(feat(x)), 3),
-        "png_bytes_mean": round(float(png_bytes(data.to_uint8(x)).mean()), 1),
-    }
+    pred_o, pred_g = sc.oracle(x).argmax(1), sc.guide(x).argmax(1)  # (n,), (n,)
+    return {"n_samples": n, "steps": steps, "sampling_wall_s": round(wall, 1), **sc.shared(x),
+            "oracle_class_hist": np.bincount(pred_o.numpy(), minlength=10).tolist(),
+            "guide_oracle_agreement": round(float((pred_o == pred_g).float().mean()), 4),
+            "png_bytes_mean": round(float(png_bytes(data.to_uint8(x)).mean()), 1)}
 
 
-def real_reference(out_dir: Path, n: int) -> dict:
-    """The same numbers for ``n`` real train images (the floor each generator is read against), and the
-    per-class FID floors at the task's default n."""
-    feat = OracleFeatures(load_net(out_dir, "oracle"))
-    ref = load_ref(out_dir / "ref_stats.npz")
+def real_reference(n: int, sc: Scorer) -> dict:
+    """The same numbers for ``n`` real train images (the floor each generator is read against), the FID of the
+    same images with noise and with a blur (the metric's scale), and the per-class floors at the default n."""
     xtr, ytr = data.load_split("train")
     real = data.to_model(xtr[:n])  # (n, 1, 28, 28)
-    floors = {str(k): round(fid(feat, ref[str(k)], data.to_model(xtr[ytr == k][:FLOOR_N])), 3) for k in range(10)}
-    knn = manifold(load_real_features(out_dir / "ref_feats.npz")["all"], feat(real))
+    floors = {str(k): round(fid(sc.feat, sc.ref[str(k)], data.to_model(xtr[ytr == k][:FLOOR_N])), 3)
+              for k in range(10)}
     gen = torch.Generator().manual_seed(0)
     noisy = quantize((real + 0.05 * torch.randn(real.shape, generator=gen)).clamp(-1, 1))  # (n, 1, 28, 28)
     blurred = quantize(F.avg_pool2d(F.pad(real, (1, 1, 1, 1), mode="replicate"), 3, 1))  # 3x3 box blur
-    scale = {"fid_all_noise05": round(fid(feat, ref["all"], noisy), 3),
-             "fid_all_blur3": round(fid(feat, ref["all"], blurred), 3)}
-    return {"fid_all": round(fid(feat, ref["all"], real), 3), **scale, **{k: round(v, 4) for k, v in knn.items()},
-            "diversity": round(diversity(feat(real)), 3), "png_bytes_mean": round(float(png_bytes(xtr[:n]).mean()), 1),
-            "fid_class_n64": floors}
+    return {**sc.shared(real), "fid_all_noise05": round(fid(sc.feat, sc.ref["all"], noisy), 3),
+            "fid_all_blur3": round(fid(sc.feat, sc.ref["all"], blurred), 3),
+            "png_bytes_mean": round(float(png_bytes(xtr[:n]).mean()), 1), "fid_class_n64": floors}
 
 
 def base_quality(out_dir: Path, n: int = N_SAMPLES, steps: int = STEPS, device: str = "cpu") -> dict:
     """Every generator in ``out_dir`` (unet, and flow when trained) beside the real-data reference."""
+    sc = Scorer.load(out_dir)
     gens = [g for g in ("unet", "flow") if (out_dir / f"{g}.pt").exists()]
-    return {"real": real_reference(out_dir, n), **{g: sample_quality(out_dir, g, n, steps, device) for g in gens}}
+    return {"real": real_reference(n, sc), **{g: sample_quality(out_dir, g, n, steps, sc, device) for g in gens}}
 
 
 UNET_TXT = ("ε-prediction UNet (EMA weights), self-attention at 14x14 and 7x7, class input with 10% label dropout "

@@ -3,11 +3,13 @@ process; a missing or corrupt file is named in the error)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from bench.train.fit import seeded
 from bench.weights import load_state
+from tasks.images.data import SHAPE
 from tasks.images.net import GuideNet, OracleNet, UNet
 
 NETS: dict[str, type[torch.nn.Module]] = {"unet": UNet, "weak": UNet, "flow": UNet, "guide": GuideNet,
@@ -20,6 +22,16 @@ def load_net(folder: Path, name: str, device: str | torch.device = "cpu") -> tor
     net = NETS[name](**{k: tuple(v) if isinstance(v, list) else v for k, v in blob["config"].items()})
     net.load_state_dict(blob["state"])
     return net.to(device).eval().requires_grad_(False)
+
+
+def unguided_family(net: torch.nn.Module, flow: bool = False) -> Any:
+    """The task's sampler over ``net``: the η=1 DDPM (cosine schedule, ε prediction, linspace steps) or, for the
+    flow twin, the linear-path flow family; x̂0 clipped to [-1, 1] in both."""
+    from bench.diffusion.flow import FlowFamily
+    from bench.diffusion.gaussian import GaussianFamily
+    if flow:
+        return FlowFamily(net, SHAPE, eta=1.0, clip=1.0)
+    return GaussianFamily(net, SHAPE, schedule="cosine", eta=1.0, clip=1.0, prediction="eps", spacing="linspace")
 
 
 TINY_UNET = {"ch": 8, "mult": (1, 2), "emb": 32, "attn": (14,), "n_classes": 10}

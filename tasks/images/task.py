@@ -154,11 +154,10 @@ class ImagesTask(Task):
         return load_net(folder, "weak", self.device), 1.0
 
     def build_family(self) -> Any:
-        """η=1 DDIM/DDPM family over the UNet, cosine schedule, x̂0 clipped to [-1, 1]."""
-        from bench.diffusion.gaussian import GaussianFamily
+        """η=1 DDIM/DDPM family over the UNet, cosine schedule, x̂0 clipped to [-1, 1] (``unguided_family``)."""
+        from tasks.images.models import unguided_family
 
-        return GaussianFamily(self.unet, data.SHAPE, schedule="cosine", eta=1.0, clip=1.0, prediction="eps",
-                              spacing="linspace")
+        return unguided_family(self.unet)
 
     def objective(self, spec: str) -> Objective:
         """``label=<k>``, ``label=all`` or ``compress``; anything else raises ValueError."""
