@@ -32,6 +32,7 @@ BUDGET = V.arg_type(V.budget, "budget")
 OUT = V.arg_type(V.out_dir, "folder")
 BASE = V.arg_type(V.base, "base")
 NONNEG = V.arg_type(V.nonneg_float, "number")
+ETA = V.arg_type(V.eta, "eta")
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -57,6 +58,9 @@ def _common(p: argparse.ArgumentParser, device: Any = DEVICE) -> None:
     p.add_argument("--device", type=device, default="cpu", help="torch device: cpu, cuda or cuda:K")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
                    help="the sampling network's precision: bf16 runs it under autocast (sampler math stays fp32)")
+    p.add_argument("--eta", type=ETA, default=None,
+                   help="sampler stochasticity of a continuous family in [0, 1]: 0 = deterministic (DDIM, flow "
+                        "ODE), 1 = DDPM / same-marginal SDE (default: the task's, 1 for every built-in task)")
     p.add_argument("--threads", type=POS, default=1,
                    help="torch threads per process (one per worker keeps a loaded machine fast; it also fixes the "
                         "float reduction order)")

@@ -20,7 +20,7 @@ def _summary(rec: dict) -> str:
     usage = rec.get("usage", {})
     per = usage.get("cost_per_sample", usage.get("min_cost_per_sample", 0))
     tail = f" error={rec['error'].splitlines()[0]}" if rec.get("error") else ""
-    base = f" base={rec['base']}" if rec.get("base") else ""
+    base = (f" base={rec['base']}" if rec.get("base") else "") + (f" eta={rec['eta']:g}" if "eta" in rec else "")
     return (f"task={rec['task']} objective={rec['objective']} method={rec['method']}{base} "
             f"budget={rec['budget']['name']} "
             f"seed={rec['seed']} status={rec['status']}{score} proxy={m.get('proxy', float('nan')):.4g} "
@@ -30,7 +30,7 @@ def _summary(rec: dict) -> str:
 def _cell(args, task: str, method: str, objective: str | None, budget: str, seed: int) -> Cell:
     return Cell(task=task, method=method, objective=objective, budget=budget, seed=seed, n=args.n,
                 steps=args.steps, overrides=args.overrides[method], device=args.device, tiny=args.tiny,
-                base=args.base, precision=args.precision)
+                base=args.base, precision=args.precision, eta=args.eta)
 
 
 def _check(args: argparse.Namespace, tasks: list[str], methods: list[str], objectives: list[str]) -> None:
@@ -44,6 +44,9 @@ def _check(args: argparse.Namespace, tasks: list[str], methods: list[str], objec
         except ImportError as err:
             raise V.InputError(f"task {name!r} cannot be loaded: {err}") from None
         check_requirements(cls)
+        if getattr(args, "eta", None) is not None and cls.family_kind != "continuous":
+            raise V.InputError(f"--eta: task {name!r} has a {cls.family_kind} family; --eta sets the stochasticity "
+                               "of a continuous (Gaussian or flow) sampler only")
         task_objectives[name] = cls.objectives()
     V.objectives(objectives, task_objectives, accepts)
     args.overrides = V.overrides(args.sets, {m: registry.methods().get(m) for m in methods})

@@ -15,10 +15,12 @@ log = logging.getLogger(__name__)
 
 def method_label(rec: dict[str, Any]) -> str:
     """``method`` or ``method[k=v,...]`` when the record ran with --set overrides, then `` on <base>`` when it
-    ran on a quality-guided base (``--base pag:3`` -> ``smc on pag:3``)."""
+    ran on a quality-guided base (``--base pag:3`` -> ``smc on pag:3``), then `` (eta=0)`` when it ran with a
+    sampler stochasticity other than the task's (``--eta 0``: the deterministic ODE/DDIM)."""
     over = rec.get("overrides") or {}
     label = rec["method"] + (f"[{','.join(f'{k}={v}' for k, v in sorted(over.items()))}]" if over else "")
-    return label + (f" on {rec['base']}" if rec.get("base") else "")
+    return label + (f" on {rec['base']}" if rec.get("base") else "") + (f" (eta={rec['eta']:g})" if "eta" in rec
+                                                                          else "")
 
 
 def _task_class(name: str) -> Any | None:

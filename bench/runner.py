@@ -47,6 +47,7 @@ class Cell:
     tiny: bool = False
     base: str | None = None  # a quality-guided base prediction (``bench.quality.parse_base``: "pag:3")
     precision: str = "fp32"  # the sampling network's: fp32, or bf16 (autocast; the rest stays float32)
+    eta: float | None = None  # a continuous family's sampler stochasticity (0 = ODE/DDIM); None = the task's
 
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
@@ -163,6 +164,8 @@ def _record_base(cell: Cell, task: Task, objective, method, cfg, steps: int, n: 
         payload["base"] = base_spec(cell).label()
     if cell.precision != "fp32":  # likewise: a reduced-precision run is a different config
         payload["precision"] = cell.precision
+    if cell.eta is not None:  # and a sampler setting other than the task's
+        payload["eta"] = cell.eta
     hashed = {**payload, "calibration": dataclasses.asdict(calibration(task, objective))}  # prices set the widths
     key = f"{task.name}|{objective.name}|{method.key}|{cell.budget}|{cell.seed}"
     return {"schema_version": SCHEMA_VERSION, "run_id": "", "git_sha": sha, "git_dirty": dirty, **payload,
@@ -187,8 +190,14 @@ class Outcome:
 def _prepared(cell: Cell, cache: dict | None) -> tuple[Cell, Task, Any, Any, Any, int, int, dict[str, Any]]:
     if cell.precision not in PRECISIONS:
         raise validate.InputError(f"precision {cell.precision!r}: expected one of {', '.join(PRECISIONS)}")
-    cell = dataclasses.replace(cell, budget=validate.budget(cell.budget))
+    cell = dataclasses.replace(cell, budget=validate.budget(cell.budget),
+                               eta=None if cell.eta is None else validate.eta(cell.eta))
     task = build_task(cell.task, cell.tiny, cell.device, cache)
+    if cell.eta is not None and task.family_kind != "continuous":
+        raise validate.InputError(f"eta: task {task.name!r} has a {task.family_kind} family; --eta sets the "
+                                  "stochasticity of a continuous (Gaussian or flow) sampler only")
+    if cell.eta is not None and cell.eta == task.build_family().eta:  # the task's own sampler: the same config
+        cell = dataclasses.replace(cell, eta=None)
     objective, method, cfg, steps, n = resolve(cell, task)
     return cell, task, objective, method, cfg, steps, n, _record_base(cell, task, objective, method, cfg, steps, n)
 
@@ -269,15 +278,19 @@ def _run(rec: dict[str, Any], cell: Cell, task: Task, objective, method, cfg, st
 
 
 def sample(task: Task, objective, method, cfg, n: int, steps: int, seed: int, meter: Meter,
-           show_progress: bool = False, chains: int = 1, base=None, precision: str = "fp32"):
+           show_progress: bool = False, chains: int = 1, base=None, precision: str = "fp32",
+           eta: float | None = None):
     """Run ``method`` through the meter: the family's network and the rewards are counted before the method sees
     them; with ``chains`` = k > 1, k independent chains per returned sample (streams ``chain_streams``) and the
     best by the proxy. ``ctx.budget`` is the meter's cap per returned sample. ``base`` (a QualitySpec): the
     method runs on the quality-guided prediction (``bench.quality``). ``precision``: the network's (``PRECISIONS``).
+    ``eta``: the continuous family's sampler stochasticity (``with_eta``; None keeps the task's).
     Returns (output, instance index of each
     returned sample)."""
     from bench.quality import QualitySource
     family = task.build_family()
+    if eta is not None:
+        family = family.with_eta(eta)
     raw = family.net
     family.net = CountedNet(raw, meter, autocast=PRECISIONS[precision])
     quality = QualitySource(family.net, raw, task.condition(objective), task.autoguide, meter)
@@ -310,7 +323,7 @@ def _sample_and_score(rec, cell, task, objective, method, cfg, steps, n, meter, 
     """Sample, score into ``rec`` and return the per-sample rows."""
     t0 = time.perf_counter()
     result, instance = sample(task, objective, method, cfg, n, steps, cell.seed, meter, show_progress, plan.chains,
-                              base_spec(cell), cell.precision)
+                              base_spec(cell), cell.precision, cell.eta)
     sample_s = time.perf_counter() - t0
     metrics, rows = task.evaluate(objective, result.x0.detach(), instance)
     metrics = {**metrics, **population_metrics(result, method)}

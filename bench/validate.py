@@ -151,6 +151,17 @@ def nonneg_float(text: str) -> float:
     return value
 
 
+def eta(text: str) -> float:
+    """A sampler stochasticity η in [0, 1] (0: deterministic DDIM / probability-flow ODE; 1: DDPM / SDE)."""
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        raise InputError(f"{text!r}: expected a number in [0, 1] (0 = deterministic ODE/DDIM, 1 = DDPM/SDE)")
+    return value
+
+
 def address(text: str) -> str:
     """A Ray cluster address: ``auto``, ``HOST:PORT`` or ``ray://HOST:PORT``."""
     t = str(text).strip()

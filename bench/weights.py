@@ -70,13 +70,15 @@ def load_state(folder: Path, name: str, device: str | torch.device = "cpu") -> d
 
 
 def task_folder(task_cls: type) -> Path | None:
-    """The weights folder of a task class (None for analytic tasks, which have no ``pretrain_entry``)."""
+    """The weights folder of a task class (None for analytic tasks, which have no ``pretrain_entry``); a twin task
+    that shares another task's models names that task class as ``weights_owner`` (``images_flow`` → ``images``)."""
     if not getattr(task_cls, "pretrain_entry", None):
         return None
-    env = os.environ.get(f"GUIDEBENCH_{task_cls.name.upper()}_WEIGHTS")
+    owner = getattr(task_cls, "weights_owner", None) or task_cls  # a twin task reading another task's folder
+    env = os.environ.get(f"GUIDEBENCH_{owner.name.upper()}_WEIGHTS")
     if env:
         return Path(env)
-    return Path(importlib.import_module(task_cls.__module__).__file__).resolve().parent / "weights"
+    return Path(importlib.import_module(owner.__module__).__file__).resolve().parent / "weights"
 
 
 def weights_sha256(task: Any) -> str:

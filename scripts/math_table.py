@@ -12,6 +12,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
+from bench.gallery import method_label
 from bench.records import read_records
 from bench.stats import mean_sd
 from tasks.math.metrics import gap_closure
@@ -29,7 +30,7 @@ def table(folder: Path, objective: str) -> str:
     h0, s0 = statistics.mean(m["acc_h"] for m in base), statistics.mean(m["acc_s"] for m in base)
     cells: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in recs:
-        label = r["method"] + (f" on {r['base']}" if r.get("base") else "")
+        label = method_label(r)
         cells[(label, r["budget"]["name"])].append({**r["metrics"], "gc": gap_closure(r["metrics"]["acc_h"], h0, s0),
                                                      "cost": r["usage"]["cost_per_sample"]})
     lines = [f"objective {objective}: base (none) Acc_S {s0:.3f}, Acc_H {h0:.3f}, gap {s0 - h0:.3f}", "",

@@ -123,7 +123,8 @@ def _available(task: str) -> bool:
 EXPECTED = {"molecules": {"denoiser.pt", "gap_proxy.pt", "gap_oracle.pt", "diff_predictor.pt", "train_smiles.txt.gz",
                           "test_smiles.txt.gz", "pretrain_info.json"},
             "music": {"denoiser.pt", "train_stats.json"},
-            "images": {"unet.pt", "guide.pt", "oracle.pt", "ref_stats.npz", "train_log.json", "quality.json"},
+            "images": {"unet.pt", "weak.pt", "flow.pt", "flow_weak.pt", "guide.pt", "oracle.pt", "ref_stats.npz",
+                       "train_log.json", "quality.json", "training_curves_flow.png"},
             "dna": {"denoiser.pt", "cell_proxy.pt", "cell_oracle.pt", "mpra_proxy.pt", "pretrain_info.json"}}
 
 
@@ -141,7 +142,8 @@ def _loads(task: str, weights: Path, monkeypatch) -> None:
     else:
         monkeypatch.setenv("GUIDEBENCH_IMAGES_WEIGHTS", str(weights))
         from tasks.images.task import ImagesTask
-        assert ImagesTask().unet is not None
+        from tasks.images_flow.task import ImagesFlowTask
+        assert ImagesTask().unet is not None and ImagesFlowTask().unet.time_scale == 1000.0
 
 
 @pytest.mark.slow

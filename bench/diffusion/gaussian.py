@@ -15,6 +15,7 @@ network in a counting meter.
 """
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 
@@ -77,6 +78,15 @@ class GaussianFamily:
         self.spacing = spacing
         self.alphas_bar = gaussian_alphas_bar(schedule, T_TRAIN)  # (T_TRAIN,) float64
         self._abar32 = self.alphas_bar.float()  # (T_TRAIN,) the network's precision, for v outputs
+
+    def with_eta(self, eta: float) -> "GaussianFamily":
+        """A copy sampling with stochasticity η ∈ [0, 1]: 0 = deterministic (DDIM; the flow family's Euler ODE),
+        1 = DDPM ancestral (the flow family's same-marginal SDE). Same network, schedule and spacing."""
+        if not 0.0 <= eta <= 1.0:
+            raise ValueError(f"eta must be in [0, 1] (0 = deterministic, 1 = DDPM/SDE), got {eta}")
+        new = copy.copy(self)
+        new.eta = float(eta)
+        return new
 
     # -- schedule -------------------------------------------------------------------------------------------
     def timesteps(self, steps: int) -> list[tuple[int, int]]:

@@ -26,7 +26,7 @@ from tasks.images.metrics import (
     save_real_features,
     save_ref,
 )
-from tasks.images.models import load_net, unguided_family
+from tasks.images.models import WEAK, load_net, unguided_family
 from tasks.images.objectives import png_bytes, quantize
 
 log = logging.getLogger(__name__)
@@ -122,6 +122,16 @@ ORACLE_TXT = ("held-out classifier `OracleNet`: VGG-style, BatchNorm+ReLU+max-po
 KNN = ("precision", "recall", "density", "coverage")
 
 
+def _flow_curves(logs: dict) -> str:
+    return " and `training_curves_flow.png` (the flow twin)" if "flow" in logs else ""
+
+
+def _flow_loss(logs: dict) -> str:
+    f = logs.get("flow")
+    return (f"- Flow twin (velocity MSE): final training loss {f['final_loss']:.4f}, validation loss "
+            f"{f.get('val_loss', float('nan')):.4f} (not comparable to the ε loss)." if f else "")
+
+
 def _row(name: str, what: str, log: dict, seed: int) -> str:
     return f"| `{name}` | {what} | {log.get('params')} | {seed} | {log.get('steps')} | {log.get('wall_s')} |"
 
@@ -151,16 +161,26 @@ def _bar(quality: dict) -> str:
             "box blur.")
 
 
-def render(logs: dict, quality: dict, seed: int, quick: bool, weak_step: int | None = None) -> str:
-    """Markdown model card."""
+def _generator_rows(logs: dict, weak: dict[str, int], seed: int) -> str:
+    """Table rows after ``unet.pt``: the weak snapshot(s) and the flow twin, for the files the folder holds."""
+    u, f = logs.get("unet", {}), logs.get("flow", {})
+    rows = []
+    if "unet" in weak:
+        rows.append(_row("weak.pt", WEAK_TXT.format(step=weak["unet"]), {"params": u.get("params"),
+                                                                         "steps": weak["unet"]}, seed))
+    if f:
+        rows.append(_row("flow.pt", FLOW_TXT, f, seed + 3))
+    if "flow" in weak:
+        rows.append(_row("flow_weak.pt", WEAK_TXT.format(step=weak["flow"]).replace("same run", "flow run"),
+                         {"params": f.get("params"), "steps": weak["flow"]}, seed + 3))
+    return "".join("\n" + r for r in rows)
+
+
+def render(logs: dict, quality: dict, seed: int, quick: bool, weak: dict[str, int] | None = None) -> str:
+    """Markdown model card; ``weak``: generator -> step of its shipped autoguidance snapshot."""
     u, g, o = logs.get("unet", {}), logs.get("guide", {}), logs.get("oracle", {})
     q = quality.get("unet") or next(iter(v for k, v in quality.items() if k != "real"), {})
-    extra = ""
-    if weak_step is not None:
-        extra += "\n" + _row("weak.pt", WEAK_TXT.format(step=weak_step), {"params": u.get("params"),
-                                                                        "steps": weak_step}, seed)
-    if "flow" in logs:
-        extra += "\n" + _row("flow.pt", FLOW_TXT, logs["flow"], seed + 3)
+    extra = _generator_rows(logs, weak or {}, seed)
     quick_note = "\n**QUICK SMOKE RUN: these weights are not the benchmark's.**\n" if quick else ""
     return f"""# images task: model card
 {quick_note}
@@ -185,12 +205,14 @@ train split only; the 10,000-image test split is used for classifier accuracy an
 
 Recipes (`bench.train`: AdamW, warmup + cosine LR): {_recipes(logs)}.
 The diffusion model sees {u.get('steps', 0) * u.get('recipe', {}).get('batch', 0):,} training images (about
-{u.get('steps', 0) * u.get('recipe', {}).get('batch', 0) / 60000:.2f} epochs). Curves: `training_curves.png`.
+{u.get('steps', 0) * u.get('recipe', {}).get('batch', 0) / 60000:.2f} epochs).
+Curves: `training_curves.png`{_flow_curves(logs)}.
 The two classifiers never see each other: different architectures, seeds, augmentations; both trained on train.
 
 ## Quality
 - Classifier test accuracy (10,000 test images): guide (proxy) **{g.get('test_acc')}**, oracle **{o.get('test_acc')}**.
-- Diffusion final training loss (mean over the last log interval): {u.get('final_loss', float('nan')):.4f}.
+- DDPM final training loss (mean over the last log interval): {u.get('final_loss', float('nan')):.4f}.
+{_flow_loss(logs)}
 - Unguided samples: {q.get('n_samples')} per generator, {q.get('steps')} steps, η=1, x̂0 clipped to [-1, 1]
   (DDPM sampling wall {q.get('sampling_wall_s')} s); FID on oracle features vs all test images, k-NN manifold
   metrics (k = 5) vs every 5th test image; the real row is the same number of real train images (the floor).
@@ -212,7 +234,7 @@ def write_card(out_dir: Path, seed: int = 0, quick: bool = False, device: str = 
     (out_dir / "quality.json").write_text(json.dumps(quality, indent=2, sort_keys=True) + "\n")
     logs = json.loads((out_dir / "train_log.json").read_text())
     write_manifest(out_dir)
-    weak = logs.get("unet", {}).get("weak_step") if (out_dir / "weak.pt").exists() else None
+    weak = {g: logs[g]["weak_step"] for g, f in WEAK.items() if (out_dir / f"{f}.pt").exists() and g in logs}
     (out_dir / "MODEL_CARD.md").write_text(render(logs, quality, seed, quick, weak))
     write_card_section("images", out_dir / "MODEL_CARD.md")
     log.info("model card written: %s", quality)

@@ -6,11 +6,11 @@ into a new run folder.
               cosine schedule), AdamW + EMA; EMA snapshots every probe, step WEAK_STEP's = autoguidance's
               weak model                                                                     -> unet.pt, weak.pt
   flow        the flow twin: the same UNet as a velocity network u(x_τ, τ) on the linear path (flow matching,
-              seed + 3)                                                                      -> flow.pt
+              seed + 3), its step-WEAK_STEP EMA snapshot for autoguidance            -> flow.pt, flow_weak.pt
   guide       guidance (proxy) classifier, seed + 1, flips + pixel noise                      -> guide.pt
   oracle      held-out classifier, seed + 2, random-shift crops, no noise                     -> oracle.pt
   stats       oracle-feature sums/covariances of each class's test images (FID reference)      -> ref_stats.npz
-  card        base-model quality numbers, ``manifest.json``, ``training_curves.png``, ``MODEL_CARD.md``
+  card        base-model quality numbers, ``manifest.json``, ``training_curves.png`` (``_flow.png``), ``MODEL_CARD.md``
 Data: Fashion-MNIST train split (the test split only for accuracy, val-loss probes and the FID reference).
 """
 from __future__ import annotations
@@ -40,6 +40,7 @@ from bench.train import (
 )
 from bench.weights import write_manifest
 from tasks.images import data
+from tasks.images.models import FLOW_TIME_SCALE, WEAK
 from tasks.images.net import GuideNet, OracleNet, UNet
 
 log = logging.getLogger(__name__)
@@ -85,14 +86,15 @@ def _snapshots(folder: Path):
 
 def train_generator(kind: str, runs: RunDirs, seed: int = 0, quick: bool = False, device: str = "cpu"):
     """Train the ``unet`` (ε, DDPM) or its ``flow`` twin (velocity) on the labelled train split; save the EMA
-    weights to ``<kind>.pt`` (and, for the unet, the early snapshot as ``weak.pt``)."""
+    weights to ``<kind>.pt`` and the early EMA snapshot (autoguidance's weak model) as ``weak.pt`` /
+    ``flow_weak.pt`` (``models.WEAK``)."""
     xtr, ytr = data.load_split("train")
     xte, yte = data.load_split("test")
     x, y = data.to_model(xtr), torch.from_numpy(ytr).long()  # (60000, 1, 28, 28), (60000,)
     val = data.to_model(xte[:N_PROBE]), torch.from_numpy(yte[:N_PROBE]).long()
     cfg = DIFF.with_(seed=seed + (3 if kind == "flow" else 0), device=device, **(QUICK if quick else {}))
     with seeded(cfg.seed):
-        net = UNet(**UNET, time_scale=1000.0 if kind == "flow" else 1.0)
+        net = UNet(**UNET, time_scale=FLOW_TIME_SCALE if kind == "flow" else 1.0)
     null = UNET["n_classes"]
     loss = (flow(LABEL_DROPOUT, null) if kind == "flow"
             else gaussian(gaussian_alphas_bar("cosine"), "eps", label_dropout=LABEL_DROPOUT, null_label=null))
@@ -101,10 +103,9 @@ def train_generator(kind: str, runs: RunDirs, seed: int = 0, quick: bool = False
     res = fit(kind, net, loss, Batcher((x, y), cfg.batch), cfg, runs.train(kind), probe)
     torch.save({"state": res.net.state_dict(), "config": res.net.config}, runs.weights / f"{kind}.pt")
     info = summary(res, cfg)
-    if kind == "unet":
-        weak = snaps / f"step{cfg.steps if quick else WEAK_STEP}.pt"
-        shutil.copyfile(weak, runs.weights / "weak.pt")
-        info["weak_step"] = cfg.steps if quick else WEAK_STEP
+    weak_step = cfg.steps if quick else WEAK_STEP
+    shutil.copyfile(snaps / f"step{weak_step}.pt", runs.weights / f"{WEAK[kind]}.pt")
+    info["weak_step"] = weak_step
     _save_summary(runs.weights, kind, {**info, "label_dropout": LABEL_DROPOUT})
     return res
 
@@ -136,6 +137,16 @@ def train_classifier(kind: str, runs: RunDirs, seed: int = 0, quick: bool = Fals
     return res
 
 
+def _plot(results: dict, weights: Path) -> None:
+    """Curves of the models trained in this call: the DDPM and classifiers in ``training_curves.png``, the flow
+    twin in ``training_curves_flow.png`` (so a flow-only run leaves the DDPM's curves in place)."""
+    main = {k: v for k, v in results.items() if k != "flow"}
+    if main:
+        plot_curves(main, weights / "training_curves.png")
+    if "flow" in results:
+        plot_curves({"flow": results["flow"]}, weights / "training_curves_flow.png")
+
+
 def _save_summary(out_dir: Path, key: str, info: dict) -> None:
     """Merge ``info`` into ``out_dir/train_log.json`` (read by the model card writer)."""
     path = out_dir / "train_log.json"
@@ -156,7 +167,7 @@ def pretrain(out_dir: Path, seed: int = 0, quick: bool = False, device: str = "c
     results = {k: train_classifier(k, runs, seed, quick, device) for k in ("guide", "oracle") if k in parts}
     results.update({k: train_generator(k, runs, seed, quick, device) for k in GENERATORS if k in parts})
     if "card" in parts:
-        plot_curves(results, runs.weights / "training_curves.png")
+        _plot(results, runs.weights)
         write_manifest(runs.weights)  # the card's loaders check every file against it
         reference_stats(runs.weights)
         write_card(runs.weights, seed, quick, device)

@@ -42,6 +42,8 @@ class ImagesTask(Task):
     default_n = 64
     pretrain_entry = "tasks.images.pretrain:pretrain"
     naturalness = ("fid", "precision", "recall", "diversity")
+    generator = "unet"  # the weights file of the sampled network; its autoguidance weak model is WEAK[generator]
+    flow = False  # True: the linear-path flow family (a velocity network), the flow twin ``images_flow``
     metrics = {
         "oracle_acc": MetricMeta("Oracle accuracy", True, "held-out classifier predicts the target label "
                                  "(an invalid sample is a miss)", per_sample=True),
@@ -79,6 +81,7 @@ class ImagesTask(Task):
 
     @property
     def unet(self) -> torch.nn.Module:
+        """The sampled network (the ε UNet; the velocity UNet in the flow twin)."""
         return self.nets[0]
 
     @property
@@ -101,13 +104,13 @@ class ImagesTask(Task):
 
     def _build(self) -> tuple[torch.nn.Module, torch.nn.Module, torch.nn.Module, dict]:
         if self.tiny:
-            nets = [n.to(self.device) for n in tiny_nets(0)]
+            nets = [n.to(self.device) for n in tiny_nets(0, flow=self.flow)]
             return (*nets, self._tiny_ref(nets[2]))
         from bench.weights import checked_path
         from tasks.images.metrics import load_ref
 
         folder = weights_dir()
-        nets = [load_net(folder, name, self.device) for name in ("unet", "guide", "oracle")]
+        nets = [load_net(folder, name, self.device) for name in (self.generator, "guide", "oracle")]
         return (*nets, load_ref(checked_path(folder, "ref_stats.npz")))
 
     def _tiny_ref(self, oracle: torch.nn.Module) -> dict:
@@ -142,22 +145,25 @@ class ImagesTask(Task):
         return targets[0] if targets is not None and len(targets) == 1 else None
 
     def autoguide(self) -> tuple[torch.nn.Module, float] | None:
-        """Autoguidance's weak model: the early EMA snapshot of the same UNet run (``weak.pt``, same cost), when
-        the weights ship one (the tiny variant: a second random UNet)."""
+        """Autoguidance's weak model: the early EMA snapshot of the same run (``weak.pt``; ``flow_weak.pt`` for the
+        flow twin; same cost), when the weights ship one (the tiny variant: a second random UNet)."""
         if self.tiny:
             from tasks.images.models import tiny_weak
-            return tiny_weak().to(self.device), 1.0
+            return tiny_weak(flow=self.flow).to(self.device), 1.0
         import json
+
+        from tasks.images.models import WEAK
         folder = weights_dir()
-        if "weak.pt" not in json.loads((folder / "manifest.json").read_text()):
+        if f"{WEAK[self.generator]}.pt" not in json.loads((folder / "manifest.json").read_text()):
             return None
-        return load_net(folder, "weak", self.device), 1.0
+        return load_net(folder, WEAK[self.generator], self.device), 1.0
 
     def build_family(self) -> Any:
-        """η=1 DDIM/DDPM family over the UNet, cosine schedule, x̂0 clipped to [-1, 1] (``unguided_family``)."""
+        """η=1 DDIM/DDPM family over the UNet, cosine schedule (the flow twin: the linear-path flow family, η=1
+        same-marginal SDE), x̂0 clipped to [-1, 1] (``unguided_family``)."""
         from tasks.images.models import unguided_family
 
-        return unguided_family(self.unet)
+        return unguided_family(self.unet, flow=self.flow)
 
     def objective(self, spec: str) -> Objective:
         """``label=<k>``, ``label=all`` or ``compress``; anything else raises ValueError."""
