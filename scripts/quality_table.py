@@ -16,13 +16,14 @@ from bench.gallery import method_label
 from bench.records import read_records
 from bench.stats import mean_sd
 
-EXTRA = ("density", "coverage")  # shown when present (images' k-NN pair beside precision / recall)
+EXTRA = ("density", "coverage", "population_unique")  # shown when present (images' k-NN pair beside precision /
+# recall; the distinct share of a coupled population, which collapses when resampling runs on a deterministic ODE)
 
 
 def columns(recs: list[dict]) -> list[str]:
     """The main metric first, then the naturalness metrics in the records' own order, then EXTRA."""
     main = recs[0]["main_metric"]
-    meta = recs[0]["metric_meta"]
+    meta = {k: m for r in recs for k, m in r["metric_meta"].items()}  # every record's (population_unique: some)
     nat = [k for k, m in meta.items() if (m.get("naturalness") or k in EXTRA) and k != main]
     return [main, *nat]
 
