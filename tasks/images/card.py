@@ -114,7 +114,7 @@ def base_quality(out_dir: Path, n: int = N_SAMPLES, steps: int = STEPS, device: 
 
 UNET_TXT = ("ε-prediction UNet (EMA weights), self-attention at 14x14 and 7x7, class input with 10% label dropout "
             "(CFG), cosine schedule, T=1000, `gaussian_loss`")
-WEAK_TXT = "autoguidance's weak model: the EMA snapshot of the same run at step {step}"
+WEAK_TXT = "autoguidance's weak model: the EMA snapshot of the {run} at step {step}"
 FLOW_TXT = "the flow twin: the same UNet as a velocity network on the linear path, `flow_loss`"
 GUIDE_TXT = "guidance (proxy) classifier `GuideNet`: all-conv, GroupNorm+SiLU, flips + N(0, 0.1²) pixel noise"
 ORACLE_TXT = ("held-out classifier `OracleNet`: VGG-style, BatchNorm+ReLU+max-pool+dropout, ±2 px shifts; "
@@ -166,12 +166,12 @@ def _generator_rows(logs: dict, weak: dict[str, int], seed: int) -> str:
     u, f = logs.get("unet", {}), logs.get("flow", {})
     rows = []
     if "unet" in weak:
-        rows.append(_row("weak.pt", WEAK_TXT.format(step=weak["unet"]), {"params": u.get("params"),
+        rows.append(_row("weak.pt", WEAK_TXT.format(run="same run", step=weak["unet"]), {"params": u.get("params"),
                                                                          "steps": weak["unet"]}, seed))
     if f:
         rows.append(_row("flow.pt", FLOW_TXT, f, seed + 3))
     if "flow" in weak:
-        rows.append(_row("flow_weak.pt", WEAK_TXT.format(step=weak["flow"]).replace("same run", "flow run"),
+        rows.append(_row("flow_weak.pt", WEAK_TXT.format(run="flow run", step=weak["flow"]),
                          {"params": f.get("params"), "steps": weak["flow"]}, seed + 3))
     return "".join("\n" + r for r in rows)
 
