@@ -7,7 +7,9 @@ problems are excluded by the stream). A probe logs ``val_loss`` on fixed held-ou
 accuracy on 36 problems per split (``q_acc_original`` / ``q_acc_simple`` / ``q_acc_hard``), so the training-length
 calibration can be read off ``train/denoiser/log.csv``. Then the card (``card.py``) scores the EMA weights on the
 committed splits. ``quick=True`` trains 3 steps and scores a few problems (a smoke test; never installed).
-Run directly: ``python3 -m tasks.math.pretrain --out DIR [--steps N] [--hard-exposure P]``.
+Run directly: ``python3 -m tasks.math.pretrain --out DIR [--steps N] [--hard-exposure P] [--init FOLDER]``.
+``--init`` continues from a committed solver (its weights folder, sha256-checked) under the short ``FINETUNE``
+recipe: the calibration step that changes ``hard_exposure`` without a full retrain.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ import torch
 
 from bench.train import RunDirs, TrainConfig, fit, plot_curves, seeded, summary, val_loss_probe
 from bench.train.losses import masked_prompt
-from bench.weights import write_manifest
+from bench.weights import sha256, write_manifest
 from tasks.math import instances, metrics, models, scoring, stream, tokens
 from tasks.math.net import MathDenoiser
 from tasks.math.sampling import sample_prompts
@@ -39,6 +41,8 @@ SKILL_RATE = 0.2
 DENOISER = TrainConfig(steps=10000, batch=128, lr=1e-3, warmup=200, lr_floor=0.05, weight_decay=0.01,
                        betas=(0.9, 0.98), clip=1.0, ema=0.999, ema_warmup=True, ckpt_every=250, log_every=50,
                        probe_every=1000)
+# Continuing from a trained solver with a new exposure: lower peak LR, short warmup, probes every 500 steps.
+FINETUNE = DENOISER.with_(steps=2500, lr=3e-4, warmup=100, probe_every=500)
 PROBE_STEPS, PROBE_PASS_K, VAL_ROWS, VAL_SEED = 32, 8, 512, 999
 QUICK_STEPS = 3
 
@@ -102,14 +106,23 @@ def accuracy_probe(steps: int, pass_k: int, snapshots: Path | None = None, quick
 
 
 def stage_denoiser(runs: RunDirs, seed: int, quick: bool, device: str, steps: int | None,
-                   hard_exposure: Exposure) -> tuple[Any, dict[str, Any]]:
-    """Train the solver; save its EMA weights as ``denoiser.pt``."""
-    cfg = DENOISER.with_(seed=seed, device=device, **({"steps": steps} if steps else {}))
+                   hard_exposure: Exposure, init: Path | None = None) -> tuple[Any, dict[str, Any]]:
+    """Train the solver (from scratch, or from the solver in the weights folder ``init``); save its EMA weights
+    as ``denoiser.pt``."""
+    recipe = FINETUNE if init is not None else DENOISER
+    cfg = recipe.with_(seed=seed, device=device, **({"steps": steps} if steps else {}))
     if quick:
         cfg = cfg.with_(steps=QUICK_STEPS, warmup=1, log_every=1, batch=16)
     scfg = stream.TrainConfig(seed=seed, hard_exposure=hard_exposure, skill_rate=SKILL_RATE)
     with seeded(cfg.seed):
         net = MathDenoiser(tokens.V, tokens.L, **BASE_CONFIG)
+    init_meta = {}
+    if init is not None:
+        start = models.load_denoiser(init)
+        if start.config != net.config:
+            raise ValueError(f"--init {init}: solver config {start.config} != this recipe's {net.config}")
+        net.load_state_dict(start.state_dict())
+        init_meta = {"init_from": str(init), "init_sha256": sha256(Path(init) / models.DENOISER)}
     loss = masked_prompt(tokens.MASK_ID, ~tokens.prompt_mask())
     val = stream.TrainStream(stream.TrainConfig(seed=VAL_SEED, hard_exposure=hard_exposure, skill_rate=SKILL_RATE))
     probe = val_loss_probe(loss, (val.batch(32 if quick else VAL_ROWS),),
@@ -117,17 +130,17 @@ def stage_denoiser(runs: RunDirs, seed: int, quick: bool, device: str, steps: in
                                                 runs.train("denoiser") / "snapshots", quick))
     res = fit("denoiser", net, loss, StreamBatcher(stream.TrainStream(scfg), cfg.batch), cfg,
               runs.train("denoiser"), probe)
-    meta = {"hard_exposure": hard_exposure, "skill_rate": SKILL_RATE, "stream_seed": seed}
+    meta = {"hard_exposure": hard_exposure, "skill_rate": SKILL_RATE, "stream_seed": seed, **init_meta}
     models.save_denoiser(res.net, runs.weights, **meta)
     return res, {**summary(res, cfg), **meta, "base_config": BASE_CONFIG}
 
 
 def pretrain(out_dir: Path, seed: int = 0, quick: bool = False, device: str = "cpu", steps: int | None = None,
-             hard_exposure: Exposure = HARD_EXPOSURE, threads: int = 1) -> Path:
+             hard_exposure: Exposure = HARD_EXPOSURE, threads: int = 1, init: Path | None = None) -> Path:
     """Train the task's model into the run folder ``out_dir``, score it, write the card; returns ``out/weights``."""
     torch.set_num_threads(threads)
     runs, t0 = RunDirs(Path(out_dir)), time.time()
-    den, info = stage_denoiser(runs, seed, quick, device, steps, hard_exposure)
+    den, info = stage_denoiser(runs, seed, quick, device, steps, hard_exposure, init)
     _, vinfo = train_value(den.net, runs, seed, quick, device, folder=f"value-step{den.steps}")
     info = {"seed": seed, "quick": quick, "device": device, "denoiser": info, "value": vinfo}
     plot_curves({"denoiser": den}, runs.weights / "training_curves.png")
@@ -187,12 +200,14 @@ def main() -> None:
     ap.add_argument("--fix-step", type=int, default=None,
                     help="fix the checkpoint at this probe step of the run in --out (its EMA snapshot); no training")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--init", type=Path, default=None,
+                    help="weights folder of a trained solver to continue from (FINETUNE recipe)")
     a = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if a.fix_step is not None:
         print(fix_checkpoint(a.out, a.fix_step, a.seed, a.device, a.hard_exposure, a.threads))
         return
-    print(pretrain(a.out, a.seed, a.quick, a.device, a.steps, a.hard_exposure, a.threads))
+    print(pretrain(a.out, a.seed, a.quick, a.device, a.steps, a.hard_exposure, a.threads, a.init))
 
 
 if __name__ == "__main__":

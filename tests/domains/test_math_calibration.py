@@ -39,3 +39,34 @@ def test_answer_key_reads_the_final_answer_only_and_gives_none_when_it_does_not_
     masked[0, hash_at + 1] = tokens.MASK_ID  # the answer digit still masked
     assert rewards.answer_key(masked) == [None]
     assert rewards.answer_key(torch.full((1, tokens.L), tokens.MASK_ID)) == [None]
+
+
+class _Stop(Exception):
+    """Raised by the stubbed ``fit`` to hand back the network it was given."""
+
+
+def test_init_continues_from_the_given_solver_and_refuses_another_architecture(tmp_path, monkeypatch):
+    from bench.train import RunDirs
+    from bench.weights import write_manifest
+    from tasks.math import models, pretrain
+    from tasks.math.net import MathDenoiser
+
+    start = MathDenoiser(tokens.V, tokens.L, **pretrain.BASE_CONFIG)
+    (tmp_path / "w").mkdir()
+    (tmp_path / "tiny").mkdir()
+    models.save_denoiser(start, tmp_path / "w")
+    write_manifest(tmp_path / "w")
+
+    def stub_fit(name, net, loss, batcher, cfg, folder, probe):
+        raise _Stop(net, cfg)
+    monkeypatch.setattr(pretrain, "fit", stub_fit)
+    with pytest.raises(_Stop) as got:
+        pretrain.stage_denoiser(RunDirs(tmp_path / "run"), 0, True, "cpu", None, 0.02, init=tmp_path / "w")
+    net, cfg = got.value.args
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), start.state_dict().values()))
+    assert cfg.lr == pretrain.FINETUNE.lr  # the continuation recipe, not the from-scratch one
+
+    models.save_denoiser(models.tiny_denoiser(), tmp_path / "tiny")
+    write_manifest(tmp_path / "tiny")
+    with pytest.raises(ValueError, match="solver config"):
+        pretrain.stage_denoiser(RunDirs(tmp_path / "run2"), 0, True, "cpu", None, 0.02, init=tmp_path / "tiny")
