@@ -105,24 +105,30 @@ def accuracy_probe(steps: int, pass_k: int, snapshots: Path | None = None, quick
     return probe
 
 
+def continuation(init: Path | None) -> tuple[TrainConfig, dict[str, str]]:
+    """The recipe of a run (DENOISER from scratch, FINETUNE from the weights folder ``init``) and the provenance
+    its weights carry (``init_from`` and the start solver's sha256; none from scratch)."""
+    if init is None:
+        return DENOISER, {}
+    return FINETUNE, {"init_from": str(init), "init_sha256": sha256(Path(init) / models.DENOISER)}
+
+
 def stage_denoiser(runs: RunDirs, seed: int, quick: bool, device: str, steps: int | None,
                    hard_exposure: Exposure, init: Path | None = None) -> tuple[Any, dict[str, Any]]:
     """Train the solver (from scratch, or from the solver in the weights folder ``init``); save its EMA weights
     as ``denoiser.pt``."""
-    recipe = FINETUNE if init is not None else DENOISER
+    recipe, init_meta = continuation(init)
     cfg = recipe.with_(seed=seed, device=device, **({"steps": steps} if steps else {}))
     if quick:
         cfg = cfg.with_(steps=QUICK_STEPS, warmup=1, log_every=1, batch=16)
     scfg = stream.TrainConfig(seed=seed, hard_exposure=hard_exposure, skill_rate=SKILL_RATE)
     with seeded(cfg.seed):
         net = MathDenoiser(tokens.V, tokens.L, **BASE_CONFIG)
-    init_meta = {}
     if init is not None:
         start = models.load_denoiser(init)
         if start.config != net.config:
             raise ValueError(f"--init {init}: solver config {start.config} != this recipe's {net.config}")
         net.load_state_dict(start.state_dict())
-        init_meta = {"init_from": str(init), "init_sha256": sha256(Path(init) / models.DENOISER)}
     loss = masked_prompt(tokens.MASK_ID, ~tokens.prompt_mask())
     val = stream.TrainStream(stream.TrainConfig(seed=VAL_SEED, hard_exposure=hard_exposure, skill_rate=SKILL_RATE))
     probe = val_loss_probe(loss, (val.batch(32 if quick else VAL_ROWS),),
@@ -149,7 +155,7 @@ def pretrain(out_dir: Path, seed: int = 0, quick: bool = False, device: str = "c
 
 
 def fix_checkpoint(out_dir: Path, step: int, seed: int = 0, device: str = "cpu",
-                   hard_exposure: Exposure = HARD_EXPOSURE, threads: int = 1) -> Path:
+                   hard_exposure: Exposure = HARD_EXPOSURE, threads: int = 1, init: Path | None = None) -> Path:
     """Fix the checkpoint at probe step ``step`` of a (possibly unfinished) run: its EMA snapshot becomes
     ``weights/denoiser.pt`` with the run's metadata as of that step, then the value net and the card. A rerun of
     the same recipe reproduces the snapshot (the schedule depends on the planned steps, not on where it stopped)."""
@@ -163,8 +169,9 @@ def fix_checkpoint(out_dir: Path, step: int, seed: int = 0, device: str = "cpu",
     upto = [r for r in res.history() if r["step"] <= step]
     res.wall_s = upto[-1]["wall_s"] if upto else 0.0
     res.final_loss = next((r["value"] for r in reversed(upto) if r["name"] == "loss"), float("nan"))
-    cfg = DENOISER.with_(seed=seed, device=device)
-    meta = {"hard_exposure": hard_exposure, "skill_rate": SKILL_RATE, "stream_seed": seed}
+    recipe, init_meta = continuation(init)  # a fine-tune run's checkpoint keeps its recipe and its start
+    cfg = recipe.with_(seed=seed, device=device)
+    meta = {"hard_exposure": hard_exposure, "skill_rate": SKILL_RATE, "stream_seed": seed, **init_meta}
     models.save_denoiser(net, runs.weights, **meta)
     den = {**summary(res, cfg), **meta, "base_config": BASE_CONFIG, "fixed_at_step": step,
            "val_loss": next((r["value"] for r in reversed(upto) if r["name"] == "val_loss"), float("nan"))}
@@ -201,11 +208,12 @@ def main() -> None:
                     help="fix the checkpoint at this probe step of the run in --out (its EMA snapshot); no training")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--init", type=Path, default=None,
-                    help="weights folder of a trained solver to continue from (FINETUNE recipe)")
+                    help="weights folder of a trained solver to continue from (FINETUNE recipe); with --fix-step: "
+                         "the run in --out was such a continuation")
     a = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if a.fix_step is not None:
-        print(fix_checkpoint(a.out, a.fix_step, a.seed, a.device, a.hard_exposure, a.threads))
+        print(fix_checkpoint(a.out, a.fix_step, a.seed, a.device, a.hard_exposure, a.threads, a.init))
         return
     print(pretrain(a.out, a.seed, a.quick, a.device, a.steps, a.hard_exposure, a.threads, a.init))
 

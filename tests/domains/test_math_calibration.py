@@ -70,3 +70,15 @@ def test_init_continues_from_the_given_solver_and_refuses_another_architecture(t
     write_manifest(tmp_path / "tiny")
     with pytest.raises(ValueError, match="solver config"):
         pretrain.stage_denoiser(RunDirs(tmp_path / "run2"), 0, True, "cpu", None, 0.02, init=tmp_path / "tiny")
+
+
+def test_continuation_recipe_and_provenance(tmp_path):
+    from bench.weights import sha256
+    from tasks.math import models, pretrain
+
+    assert pretrain.continuation(None) == (pretrain.DENOISER, {})
+    (tmp_path / "w").mkdir()
+    models.save_denoiser(models.tiny_denoiser(), tmp_path / "w")
+    recipe, meta = pretrain.continuation(tmp_path / "w")
+    assert recipe == pretrain.FINETUNE
+    assert meta == {"init_from": str(tmp_path / "w"), "init_sha256": sha256(tmp_path / "w" / models.DENOISER)}
