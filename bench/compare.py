@@ -130,8 +130,10 @@ def _check_cell(key: CellKey, rows: pd.DataFrame, runs: CellRuns | None, seeds: 
             continue
         got = runs.mean(row.metric)
         if not within(got, row.value, row.tol):
+            hint = ("; NaN on one side only: a metric that appears or vanishes (an install, a dependency?)"
+                    if math.isnan(got) != math.isnan(row.value) else "")
             bad.append(f"DRIFT   {key.label()} {row.metric}: {got:.9g} vs baseline {row.value:.9g} "
-                       f"± {row.tol:.3g} ({row.tol_kind})")
+                       f"± {row.tol:.3g} ({row.tol_kind}){hint}")
     return bad
 
 

@@ -129,3 +129,18 @@ def test_make_baseline_runs_each_kernel_in_a_subprocess(tmp_path):
     assert len(back) == len(df) and set(back["tol_kind"]) <= {"exact", "kernel", "seed", "unstable"}
     assert main(["smoke", "--spec", str(spec), "--out", str(tmp_path / "rerun")]) == 0
     assert main(["compare", "--baseline", str(tmp_path / "smoke.csv"), "--records", str(tmp_path / "rerun")]) == 0
+
+
+def test_a_metric_that_appears_where_the_baseline_has_nan_fails_with_a_hint(smoke_baseline, tmp_path):
+    """A metric NaN in the baseline (e.g. written without an optional package) and finite now is a DRIFT that says
+    so, never a silent pass: the CI once failed this way on the molecules FCD."""
+    meta, df = read_baseline(smoke_baseline)
+    row = (df["metric"] == "reward") & df["method"].eq("none") & df["task"].eq("gmm")
+    assert row.sum() == 1
+    df.loc[row, ["value", "tol"]] = [math.nan, 0.0]
+    path = tmp_path / "nan.csv"
+    write_baseline(path, df, meta)
+    run_smoke(SPEC, tmp_path / "run")
+    failures, lines = compare(path, tmp_path / "run")
+    bad = _failing(lines)
+    assert failures == 1 and len(bad) == 1 and "gmm/linear/none/" in bad[0] and "NaN on one side only" in bad[0], bad

@@ -130,15 +130,3 @@ def set_metrics(smiles: Sequence[str | None], train: set[str]) -> dict[str, floa
         "novelty": len(uniq - train) / len(uniq) if uniq else float("nan"),
         "n_valid": float(len(valid)),
     }
-
-
-def fcd(smiles: Sequence[str | None], reference: Sequence[str]) -> float:
-    """FCD (fcd-torch) of the valid samples to ``reference``; NaN if fcd_torch is missing or < 2 valid samples."""
-    try:
-        from fcd_torch import FCD
-    except ImportError:
-        return float("nan")
-    valid = [c for c in canonical_or_none(smiles) if c is not None]
-    if len(valid) < 2:
-        return float("nan")
-    return float(FCD(device="cpu", n_jobs=1)(valid, list(reference)))

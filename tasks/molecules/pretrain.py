@@ -2,7 +2,7 @@
 
 Stages (on the shared stack, ``bench.train``): QM9 load and split -> reference SMILES files -> MDLM denoiser ->
 gap proxy (half A) and gap oracle (half B) -> one-hot differentiable predictor (half A) -> FCD reference statistics
-(when fcd-torch is installed) -> quality numbers -> manifest, training curves and model card. Every model resumes
+-> quality numbers -> manifest, training curves and model card. Every model resumes
 from its checkpoint under ``<run>/train/<model>/`` when the same run folder is given again. ``quick=True`` runs a
 few steps on a 3,000-molecule subset (a smoke test of the path; never installed).
 """
@@ -140,12 +140,9 @@ def stage_diff(runs: RunDirs, smiles: list[str], gap: np.ndarray, sp: dict[str, 
 
 
 def stage_fcd(out: Path, smiles: list[str], sp: dict[str, np.ndarray]) -> bool:
-    """ChemNet statistics of QM9 test (fcd_test_stats.pt) when fcd-torch is installed."""
-    try:
-        from fcd_torch import FCD
-    except ImportError:
-        log.warning("fcd-torch not installed: no FCD reference statistics written")
-        return False
+    """ChemNet statistics of QM9 test (fcd_test_stats.pt); True once written."""
+    from fcd_torch import FCD
+
     stats = FCD(device="cpu", n_jobs=1).precalc([smiles[i] for i in sp["test"]])
     torch.save({k: torch.as_tensor(v) for k, v in stats.items()}, out / models.FCD_STATS)
     return True

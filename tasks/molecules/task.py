@@ -46,7 +46,7 @@ METRICS = {
                             naturalness=True),
     "nll": MetricMeta("NLL (nats)", False, "MDLM ELBO bound on -log p_base(x) per molecule", per_sample=True,
                       naturalness=True),
-    "fcd": MetricMeta("FCD to QM9 test", False, "Frechet ChemNet distance (fcd-torch; NaN when missing)",
+    "fcd": MetricMeta("FCD to QM9 test", False, "Frechet ChemNet distance (fcd-torch; NaN below 2 valid samples)",
                       naturalness=True),
     "n_invalid": MetricMeta("invalid count", False, "samples that do not decode to a molecule"),
     "proxy_oracle_gap": MetricMeta("proxy-oracle gap", False, "learned proxies only (gap): mean proxy score - "

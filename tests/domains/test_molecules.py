@@ -201,7 +201,6 @@ def test_real_task_rewards() -> None:
 @pytest.mark.slow
 @needs_weights
 def test_fcd_on_real_samples() -> None:
-    pytest.importorskip("fcd_torch", reason="fcd_torch is optional (in no pyproject extra); FCD is NaN without it")
     task = Molecules()
     value = task.models.fcd(["CCO", "c1ccccc1", "CC(=O)O", "CCN", "OC1CC1"])
     assert math.isfinite(value)
