@@ -2,6 +2,7 @@
 process) or building the tiny random miniature."""
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,15 +61,21 @@ class Models:
         fcd-torch is a core dependency: a missing install raises ImportError rather than turning into a NaN
         score (which once made the CI baseline depend on whether the package happened to be installed).
         """
-        from fcd_torch import FCD
-
         if self.fcd_ref is None:
             return float("nan")
         valid = [s for s in smiles if s]
         if len(valid) < 2:
             return float("nan")
-        fcd = FCD(device="cpu", n_jobs=1)
+        fcd = chemnet()
         return float(fcd.metric(self.fcd_ref, fcd.precalc(valid)))
+
+
+@functools.cache
+def chemnet() -> Any:
+    """The fcd-torch ChemNet scorer, loaded once per process (each evaluate used to reload its weights)."""
+    from fcd_torch import FCD
+
+    return FCD(device="cpu", n_jobs=1)
 
 
 def build_denoiser(saved: dict[str, Any]) -> SmilesDenoiser:

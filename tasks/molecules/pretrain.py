@@ -139,13 +139,10 @@ def stage_diff(runs: RunDirs, smiles: list[str], gap: np.ndarray, sp: dict[str, 
                  "test_mae": {p: float(m) for p, m in zip(regress.DIFF_PROPS, mae)}, "n_test": int(len(te))}
 
 
-def stage_fcd(out: Path, smiles: list[str], sp: dict[str, np.ndarray]) -> bool:
-    """ChemNet statistics of QM9 test (fcd_test_stats.pt); True once written."""
-    from fcd_torch import FCD
-
-    stats = FCD(device="cpu", n_jobs=1).precalc([smiles[i] for i in sp["test"]])
+def stage_fcd(out: Path, smiles: list[str], sp: dict[str, np.ndarray]) -> None:
+    """ChemNet statistics of QM9 test (fcd_test_stats.pt)."""
+    stats = models.chemnet().precalc([smiles[i] for i in sp["test"]])
     torch.save({k: torch.as_tensor(v) for k, v in stats.items()}, out / models.FCD_STATS)
-    return True
 
 
 def pretrain(out_dir: Path, seed: int = 0, quick: bool = False, device: str = "cpu") -> Path:
@@ -159,7 +156,7 @@ def pretrain(out_dir: Path, seed: int = 0, quick: bool = False, device: str = "c
     den, info["denoiser"] = stage_denoiser(runs, smiles, sp, seed, quick, device)
     gaps, info["gap"] = stage_gap(runs, smiles, gap, sp, seed, quick, device)
     diff, info["diff_predictor"] = stage_diff(runs, smiles, gap, sp, seed, quick, device)
-    info["fcd_stats"] = stage_fcd(runs.weights, smiles, sp)
+    stage_fcd(runs.weights, smiles, sp)
     plot_curves({"denoiser": den, **gaps, "diff_predictor": diff}, runs.weights / "training_curves.png")
     finish(runs.weights, info, t0, quick, device)
     return runs.weights
