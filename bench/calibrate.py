@@ -92,14 +92,10 @@ def write_card_section(task_name: str, card: Path | None = None) -> Path | None:
     card = card or calibration_path(task_name).parent / "weights" / "MODEL_CARD.md"
     if not card.exists():
         return None
-    text = card.read_text()
-    section = f"{CARD_BEGIN}\n## Compute calibration\n\n{card_lines(task_name)}{CARD_END}\n"
-    if CARD_BEGIN in text and CARD_END in text:
-        head, rest = text.split(CARD_BEGIN, 1)
-        text = head + section + rest.split(CARD_END, 1)[1].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    card.write_text(text)
+    from bench.weights import put_card_section
+
+    put_card_section(card, CARD_BEGIN, CARD_END,
+                     f"{CARD_BEGIN}\n## Compute calibration\n\n{card_lines(task_name)}{CARD_END}\n")
     return card
 
 

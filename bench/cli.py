@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gpus-per-cell", type=NONNEG, default=0.0, help="Ray GPUs per cell (needed for --device cuda)")
     p.add_argument("--retries", type=V.arg_type(V.nonneg_int, "retries"), default=2,
                    help="reruns of a cell whose worker process died")
+    p.add_argument("--protocol", type=Path, default=None,
+                   help="run the cells of a protocol file (results/protocol.yaml: per task objectives, n, steps; "
+                        "budgets, seeds, method configs); the grid flags are then refused")
     _common(p, device=V.arg_type(V.device_form, "device"))
     p = _sub(sub, "ls", "list tasks, methods (with their --set keys) or objectives")
     p.add_argument("what", choices=["tasks", "methods", "objectives"], help="what to list")

@@ -114,14 +114,9 @@ def make_executor(args: argparse.Namespace):
 
 def cmd_matrix(args: argparse.Namespace) -> int:
     from bench.executor import run_cells
-    tasks, methods = V.names(args.tasks, registry.tasks()), V.names(args.methods, registry.methods())
-    objectives = [o.strip() for o in args.objectives.split(",")] if args.objectives else []
-    _check(args, tasks, methods, objectives)
+    from bench.protocol import protocol_cells
     V.executor_flags(args)
-    grid = list(itertools.product(tasks, objectives or [None], methods, args.budgets, args.seeds))
-    part, parts = args.shard
-    grid = [g for g in grid[part::parts] if g[1] is None or _accepted(g[0], g[1])]
-    cells = [_cell(args, task, method, obj, budget, seed) for task, obj, method, budget, seed in grid]
+    cells = protocol_cells(args) if args.protocol else _grid_cells(args)
     _threads(args.threads)
     status: dict[str, int] = {}
     for rec in run_cells(cells, args.out, make_executor(args), resume=not args.force,
@@ -130,6 +125,17 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         print(_summary(rec) if rec["status"] not in ("skipped", "claimed") else _not_run(rec), flush=True)
     print("matrix: " + ", ".join(f"{k}={v}" for k, v in sorted(status.items())))
     return 1 if status.get("error") else 0
+
+
+def _grid_cells(args: argparse.Namespace) -> list[Cell]:
+    """tasks × objectives × methods × budgets × seeds of the flags, this shard's part."""
+    tasks, methods = V.names(args.tasks, registry.tasks()), V.names(args.methods, registry.methods())
+    objectives = [o.strip() for o in args.objectives.split(",")] if args.objectives else []
+    _check(args, tasks, methods, objectives)
+    grid = list(itertools.product(tasks, objectives or [None], methods, args.budgets, args.seeds))
+    part, parts = args.shard
+    grid = [g for g in grid[part::parts] if g[1] is None or _accepted(g[0], g[1])]
+    return [_cell(args, task, method, obj, budget, seed) for task, obj, method, budget, seed in grid]
 
 
 def _threads(n: int) -> None:

@@ -148,6 +148,13 @@ class Method(ABC):
         """A config whose width knob spends at most ``budget`` × ``steps`` forward-equivalents per returned sample
         (the smallest width when even that does not fit)."""
 
+    def reduces_to(self, cfg: Any, steps: int, chains: int = 1) -> str | None:
+        """The key of the method this (sized) config runs as, when that is not this method (a tree search that
+        never branches, or SMC with one particle, is `none`, or `best-of-n` over independent chains); None when it
+        is itself. The report
+        marks such cells, so a row is never read as a result of an algorithm that did not run."""
+        return None
+
     def min_cost(self, cfg: Any, steps: int, cal: Calibration, n: int) -> float:
         """Forward-equivalents per returned sample of the cheapest run of ``cfg`` for ``n`` samples (one chain)."""
         return self.cost(cfg, steps, cal)

@@ -119,9 +119,15 @@ class TokenTransformer(nn.Module):
 
     def forward(self, x: torch.Tensor, t: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (B, L, V). ``x``: (B, L) long ids or (B, L, V+1) float probabilities; ``t`` unused."""
+        return self.logits(self.embed_tokens(x))  # (B, L, V)
+
+    def embed_tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """Token embeddings (B, L, d) of (B, L) long ids or of a (B, L, V+1) soft one-hot."""
         if x.dtype == torch.long:
-            h = self.embed(x)  # (B, L, d)
-        else:
-            h = x.to(self.embed.weight.dtype) @ self.embed.weight  # (B, L, V+1) @ (V+1, d) -> (B, L, d)
+            return self.embed(x)  # (B, L, d)
+        return x.to(self.embed.weight.dtype) @ self.embed.weight  # (B, L, V+1) @ (V+1, d) -> (B, L, d)
+
+    def logits(self, h: torch.Tensor) -> torch.Tensor:
+        """Input embeddings (B, L, d) -> logits (B, L, V): positions added, encoder, norm, head."""
         h = self.encoder(h + self.pos[: h.shape[1]])  # (B, L, d)
         return self.head(self.norm(h))  # (B, L, V)

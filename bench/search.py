@@ -164,6 +164,15 @@ class SearchMethod(Method):
             cfg = replace(cfg, **{self.shrink: getattr(cfg, self.shrink) - 1})
         return self.widen(cfg, fit_width(lambda w: self.cost(self.widen(cfg, w), steps, cal), cap))
 
+    def reduces_to(self, cfg, steps: int, chains: int = 1) -> str | None:
+        """With no branching step the engine is A independent unguided chains selected at the end: `none` for one
+        chain (A = 1 and no best-of-k), `best-of-n` otherwise."""
+        spec = self.spec(cfg)
+        if any(guided_steps(spec, steps)):
+            return None
+        same = "none" if spec.A == 1 and chains == 1 else "best-of-n"
+        return None if same == self.key else same
+
     def branch(self, cfg):
         """A custom branch proposal for guided steps, or None for the base transition."""
         return None

@@ -109,3 +109,15 @@ def install(src: Path, dst: Path) -> list[str]:
         if (src / name).exists():
             shutil.copy2(src / name, dst / name)
     return sorted(keep)
+
+
+def put_card_section(card: Path, begin: str, end: str, section: str) -> None:
+    """Write ``section`` (which starts with the marker ``begin`` and ends with ``end``) into a model card,
+    replacing the card's earlier section between the same markers, else appending it."""
+    text = card.read_text()
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + section + rest.split(end, 1)[1].lstrip("\n")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    card.write_text(text)

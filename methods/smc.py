@@ -46,5 +46,11 @@ class SMC(ParticleMethod):
         return ParticleSpec(k=cfg.k, lam=cfg.lam, potential=cfg.potential, every=cfg.every,
                             window_start=cfg.window_start, ess=cfg.ess, mc=cfg.mc, return_all=cfg.return_all)
 
+    def reduces_to(self, cfg: Config, steps: int, chains: int = 1) -> str | None:
+        """One particle moves with the base proposal and is never resampled: `none` (`best-of-n` over chains)."""
+        if cfg.k > 1:
+            return None
+        return "none" if chains == 1 else "best-of-n"
+
 
 METHOD = SMC()

@@ -165,7 +165,8 @@ def test_records_carry_cost_and_no_ok_record_exceeds_its_cap(tmp_path):
             assert u["min_cost_per_sample"] > cap / N and not r["metrics"] and u["cost"] == 0
 
 
-TINY = {"molecules": "rings=3", "music": "note_density", "images": "label=3", "images_flow": "label=3"}
+TINY = {"molecules": "rings=3", "molecules_cond": "rings=3", "music": "note_density", "images": "label=3",
+        "images_flow": "label=3"}
 
 
 @pytest.mark.parametrize("task", list(TINY))

@@ -105,3 +105,26 @@ def test_every_method_beats_none_at_8x_on_some_toy(method):
         zero = torch.zeros(32, dtype=torch.long)
         gains[task] = float(proxy(out.x0, zero).mean() - proxy(base.x0, zero).mean())
     assert max(gains.values()) > 0, gains
+
+
+@pytest.mark.parametrize("method,config,chains,same", [
+    ("best-of-n", {"N": 1}, 1, "none"),
+    ("best-of-n", {"N": 1}, 2, None),  # best-of-k over one-sample chains is best-of-n itself
+    ("best-of-n", {"N": 4}, 1, None),
+    ("svdd", {"M": 1}, 1, "none"),
+    ("svdd", {"M": 1}, 3, "best-of-n"),
+    ("svdd", {"M": 2}, 1, None),
+    ("treeg-g", {"A": 3, "K": 1}, 1, "best-of-n"),
+    ("treeg-g", {"A": 1, "K": 1}, 1, "none"),
+    ("treeg-g", {"A": 1, "K": 2}, 1, None),
+    ("treeg-sd", {"A": 2, "K": 2, "window_start": 1.0}, 1, "best-of-n"),  # a window that starts at the end
+    ("none", {}, 1, None),
+    ("smc", {}, 1, None),
+    ("smc", {"k": 1}, 1, "none"),  # one particle is never resampled
+    ("smc", {"k": 1, "return_all": True}, 1, "none"),
+    ("smc", {"k": 1}, 2, "best-of-n"),
+    ("tds", {"k": 1}, 1, None),  # one twisted particle is still guided by its twist
+])
+def test_a_search_that_never_branches_reduces_to_none_or_best_of_n(method, config, chains, same):
+    m = registry.methods().get(method)
+    assert m.reduces_to(m.config(**config), 8, chains) == same

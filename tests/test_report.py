@@ -229,3 +229,25 @@ def test_over_budget_min_forfeits_and_the_normalised_floor(tmp_path):
     assert at["dps"].forfeits == 1 and at["dps"].tasks == 1 and at["dps"].win_rate == 0.0
     assert at["tfg"].norm == -1.0  # (-50 - 0) / (2 - 0) = -25, floored
     assert [s.method for s in rep.standings["1x"]][:3] == ["smc", "best-of-n", "none"]
+
+
+def test_cells_whose_sized_config_is_another_method_are_marked(tmp_path, caplog):
+    """best-of-n sized to N = 1 is `none`: the report says so beside its numbers (markdown grid, best table, site);
+    a config this checkout cannot rebuild is reported as unchecked, not as a failure."""
+    recs = [record(tmp_path, method="none", seed=s, values=[0.0] * 8) for s in range(2)]
+    recs += [record(tmp_path, method="best-of-n", seed=s, values=[1.0] * 8, config={"N": 1}) for s in range(2)]
+    recs += [record(tmp_path, method="best-of-n", budget="4x", seed=s, values=[2.0] * 8, config={"N": 4})
+             for s in range(2)]
+    recs += [record(tmp_path, method="svdd", seed=s, values=[0.5] * 8, config={"bogus": 1}) for s in range(2)]
+    save(tmp_path, recs)
+    written = write_report(tmp_path / "records", tmp_path / "out")
+    md = (tmp_path / "out" / "leaderboard.md").read_text()
+    assert md.count("(≡ none)") == 2  # the 1x grid cell and the 1x best-of-task row; 4x (N = 4) is unmarked
+    assert "≡ best-of-n" not in md
+    site = (tmp_path / "out" / "task-gmm.html").read_text()
+    assert "(≡ none)" in site
+    assert "cannot rebuild the config of svdd" in caplog.text
+    frame = build_frame(recs, tmp_path)
+    assert {c.key.method: c.reduces_to for c in frame.cells if c.key.budget == "1x"} == {
+        "none": None, "best-of-n": "none", "svdd": None}
+    assert written

@@ -168,3 +168,12 @@ def test_flow_loss_is_minimised_by_the_exact_velocity() -> None:
     base = loss(0.0)
     for shift in (0.1, -0.1, 0.3):
         assert abs(loss(shift) - base - shift ** 2) < 0.07 * abs(shift), shift
+
+
+def test_probes_run_at_their_own_steps_even_off_the_log_grid(tmp_path: Path) -> None:
+    """probe_every = 3 with log_every = 2: the probe runs at 3, 6, 9 and the last step (it once ran only where
+    both grids met, so a probe_every of 250 with log_every 100 probed at 500, 1000, ...)."""
+    run = make_run(str(tmp_path))
+    res = fit(*run[:4], run[4].with_(probe_every=3), *run[5:])
+    assert sorted({h["step"] for h in res.history() if h["name"] == "val_mse"}) == [3, 6, 9, 12]
+    assert {2, 4, 6, 8, 10, 12} <= {h["step"] for h in res.history() if h["name"] == "loss"}

@@ -120,7 +120,8 @@ def _available(task: str) -> bool:
     return importlib.util.find_spec("music21") is not None or (ROOT / "tasks/music/data/chorales_notes.npz").exists()
 
 
-EXPECTED = {"molecules": {"denoiser.pt", "gap_proxy.pt", "gap_oracle.pt", "diff_predictor.pt", "train_smiles.txt.gz",
+EXPECTED = {"molecules": {"denoiser.pt", "cond_denoiser.pt", "gap_proxy.pt", "gap_oracle.pt", "diff_predictor.pt",
+                          "train_smiles.txt.gz",
                           "test_smiles.txt.gz", "pretrain_info.json"},
             "music": {"denoiser.pt", "train_stats.json"},
             "images": {"unet.pt", "weak.pt", "flow.pt", "flow_weak.pt", "guide.pt", "oracle.pt", "ref_stats.npz",
@@ -131,8 +132,8 @@ EXPECTED = {"molecules": {"denoiser.pt", "gap_proxy.pt", "gap_oracle.pt", "diff_
 def _loads(task: str, weights: Path, monkeypatch) -> None:
     """The new weights load through the task's own loader."""
     if task == "molecules":
-        from tasks.molecules.models import load_models
-        assert load_models(weights).denoiser is not None
+        from tasks.molecules.models import load_cond_denoiser, load_models
+        assert load_models(weights).denoiser is not None and load_cond_denoiser(weights).null_label > 0
     elif task == "dna":
         from tasks.dna.models import load_models
         assert load_models(weights).denoiser is not None

@@ -151,6 +151,22 @@ class Cell:
         return self.records[-1].get("main_metric") or "value"
 
     @cached_property
+    def reduces_to(self) -> str | None:
+        """The method this cell's sized config ran as when that is another one (``Method.reduces_to``: best-of-n
+        with N = 1 is `none`); None when it is itself or when this checkout cannot rebuild the config."""
+        from bench import registry
+
+        rec = self.records[-1]
+        try:
+            method = registry.methods().get(rec["method"])
+            cfg = method.config(**(rec.get("config") or {}))
+        except (registry.UnknownName, ImportError, ValueError, TypeError) as err:
+            log.warning("%s: cannot rebuild the config of %s (%s); not checked for reduction", self.key.task,
+                        rec["method"], err)
+            return None
+        return method.reduces_to(cfg, int(rec["steps"]), int((rec.get("budget") or {}).get("chains") or 1))
+
+    @cached_property
     def cost(self) -> float:
         return float(np.nanmean([cost_per_sample(r) for r in self.records]))
 

@@ -17,7 +17,8 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def best_section(rep: Report) -> str:
-    rows = [[e.task, e.objective, e.budget, e.method + (f" (tied: {', '.join(b.tied)})" if b.tied else ""), e.cell.main,
+    rows = [[e.task, e.objective, e.budget,
+             e.method + text.same_as(e.cell) + (f" (tied: {', '.join(b.tied)})" if b.tied else ""), e.cell.main,
              text.interval(e.cell.interval(e.cell.main)), text.size(e.cell.interval(e.cell.main)),
              text.comparison(e.vs_reference)] for b in rep.best for e in [b.entry]]
     return "\n## Best per task per budget\n\n" + _table(
@@ -53,7 +54,8 @@ def _task_section(rep: Report, task: str, objective: str) -> str:
            f"{'higher' if cells[0].info(main).higher_is_better else 'lower'} is better)\n\n",
            f"n = {n} samples per seed, {steps} steps. Naturalness metrics: {natural}.\n\n",
            "Mean [95% CI] (n×seeds):\n\n",
-           _grid(rep, task, objective, lambda c: f"{text.interval(c.interval(main))} ({text.size(c.interval(main))})"),
+           _grid(rep, task, objective,
+                 lambda c: f"{text.interval(c.interval(main))} ({text.size(c.interval(main))}){text.same_as(c)}"),
            "\nPaired against best-of-n at the same budget (matched seeds; difference in the metric, 95% CI):\n\n",
            _grid(rep, task, objective, lambda c: text.comparison(e.vs_reference) if (e := rep.entry(c)) else "–"),
            "\nNormalised score / win rate / naturalness worse than none:\n\n",

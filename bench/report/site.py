@@ -89,7 +89,8 @@ def _metric_row(c: Cell, metric: str, e: Entry | None, gallery: Td) -> Row:
     iv, main = c.interval(metric), metric == c.main
     ranked = e if main else None
     return Row([
-        Td(c.key.objective), Td(html=method_link(c.key.method)), Td(c.key.budget, sort=c.key.budget_x),
+        Td(c.key.objective), Td(html=method_link(c.key.method) + escape(text.same_as(c))),
+        Td(c.key.budget, sort=c.key.budget_x),
         Td(str(c.key.n), sort=c.key.n), Td(str(c.key.steps), sort=c.key.steps),
         Td(metric + (" (main)" if main else "")), Td(text.num(iv.mean), sort=iv.mean),
         Td(f"[{text.num(iv.lo)}, {text.num(iv.hi)}]" if iv.has_interval else text.NA, sort=iv.lo),

@@ -33,3 +33,8 @@ def comparison(c: stats.Comparison | None) -> str:
 
 def pct(v: float) -> str:
     return f"{100 * v:.0f}%" if math.isfinite(v) else NA
+
+
+def same_as(cell) -> str:
+    """" (≡ none)" after a cell whose sized config ran as another method (``Cell.reduces_to``), else ""."""
+    return f" (≡ {cell.reduces_to})" if cell.reduces_to else ""

@@ -92,10 +92,11 @@ class Monitor(L.Callback):
         self.loss_sum += float(outputs["loss"].detach())
         self.count += 1
         step, last = trainer.global_step, trainer.global_step >= self.cfg.steps
-        if step % self.cfg.log_every == 0 or last:
+        probe = self.probe is not None and (last or bool(self.cfg.probe_every and step % self.cfg.probe_every == 0))
+        if step % self.cfg.log_every == 0 or last or probe:  # a probe step need not be a log step
             values = {"loss": self.loss_sum / self.count, "lr": trainer.optimizers[0].param_groups[0]["lr"]}
             self.loss_sum, self.count = 0.0, 0
-            if self.probe is not None and (last or (self.cfg.probe_every and step % self.cfg.probe_every == 0)):
+            if probe:
                 values.update(self.run_probe(module, step))
             self._write(step, values)
             if self.lines or last:

@@ -15,10 +15,11 @@ import torch.nn as nn
 from bench.train.fit import seeded
 from bench.weights import checked_path, load_state
 from tasks.molecules.data import LENGTH, V, read_smiles_gz
-from tasks.molecules.net import FingerprintMLP, OneHotPredictor, SmilesDenoiser
+from tasks.molecules.net import CondSmilesDenoiser, FingerprintMLP, OneHotPredictor, SmilesDenoiser
 
 log = logging.getLogger(__name__)
 
+COND_DENOISER = "cond_denoiser.pt"  # the ring-count conditional denoiser of the `molecules_cond` twin
 DENOISER, DIFF, GAP_PROXY, GAP_ORACLE = "denoiser.pt", "diff_predictor.pt", "gap_proxy.pt", "gap_oracle.pt"
 TRAIN_SMILES, TEST_SMILES, FCD_STATS = "train_smiles.txt.gz", "test_smiles.txt.gz", "fcd_test_stats.pt"
 TINY_PROPS = ["rings", "logp", "qed", "sa", "gap"]
@@ -82,6 +83,27 @@ def build_denoiser(saved: dict[str, Any]) -> SmilesDenoiser:
     """SmilesDenoiser from a {"config", "state"} dict."""
     net = SmilesDenoiser(**saved["config"])
     net.load_state_dict(saved["state"])
+    return net.eval()
+
+
+def build_cond_denoiser(saved: dict[str, Any]) -> CondSmilesDenoiser:
+    """CondSmilesDenoiser from a {"config", "state"} dict."""
+    net = CondSmilesDenoiser(**saved["config"])
+    net.load_state_dict(saved["state"])
+    return net.eval()
+
+
+def load_cond_denoiser(folder: Path, device: str | torch.device = "cpu") -> CondSmilesDenoiser:
+    """The committed conditional denoiser, sha256-checked through the manifest."""
+    return build_cond_denoiser(load_state(folder, COND_DENOISER, device)).to(device)
+
+
+def tiny_cond_denoiser(seed: int = 0) -> CondSmilesDenoiser:
+    """A random 1-layer conditional denoiser (random label embedding, so the condition changes the output),
+    built under ``fork_rng``."""
+    with seeded(seed):
+        net = CondSmilesDenoiser(V, LENGTH, d=32, layers=1, heads=2, ff=2)
+        torch.nn.init.normal_(net.label.weight, std=0.5)
     return net.eval()
 
 

@@ -1,7 +1,8 @@
 """`bench pretrain --task molecules`: every file of ``tasks/molecules/weights/`` into a new run folder.
 
 Stages (on the shared stack, ``bench.train``): QM9 load and split -> reference SMILES files -> MDLM denoiser ->
-gap proxy (half A) and gap oracle (half B) -> one-hot differentiable predictor (half A) -> FCD reference statistics
+its ring-count conditional fine-tune (``cond.py``; the `molecules_cond` twin's network) -> gap proxy (half A)
+and gap oracle (half B) -> one-hot differentiable predictor (half A) -> FCD reference statistics
 -> quality numbers -> manifest, training curves and model card. Every model resumes
 from its checkpoint under ``<run>/train/<model>/`` when the same run folder is given again. ``quick=True`` runs a
 few steps on a 3,000-molecule subset (a smoke test of the path; never installed).
@@ -30,7 +31,7 @@ from bench.train import (
     val_loss_probe,
 )
 from bench.weights import write_manifest
-from tasks.molecules import data, models, regress
+from tasks.molecules import cond, data, models, regress
 from tasks.molecules.net import FingerprintMLP, OneHotPredictor, SmilesDenoiser
 
 log = logging.getLogger(__name__)
@@ -154,6 +155,8 @@ def pretrain(out_dir: Path, seed: int = 0, quick: bool = False, device: str = "c
     info = {"seed": seed, "quick": quick, "device": device, "n_molecules": len(smiles),
             "split": {k: int(len(v)) for k, v in sp.items()}, "base_config": BASE_CONFIG}
     den, info["denoiser"] = stage_denoiser(runs, smiles, sp, seed, quick, device)
+    init = {"config": den.net.config, "state": den.net.state_dict()}
+    _, info["cond_denoiser"] = cond.stage_cond(runs, smiles, sp, init, seed, quick, device)
     gaps, info["gap"] = stage_gap(runs, smiles, gap, sp, seed, quick, device)
     diff, info["diff_predictor"] = stage_diff(runs, smiles, gap, sp, seed, quick, device)
     stage_fcd(runs.weights, smiles, sp)
@@ -168,7 +171,9 @@ def finish(out: Path, info: dict, t0: float, quick: bool, device: str = "cpu") -
 
     write_manifest(out)
     info["quality"] = quality_report(out, n=100 if quick else 1000, quick=quick, device=device)
+    info["cond_quality"] = cond.cond_quality(out, *((40, 8, 8) if quick else (1000, 200, 64)))
     info["total_wall_s"] = time.time() - t0
     (out / "pretrain_info.json").write_text(json.dumps(info, indent=2) + "\n")
     write_manifest(out)
     write_card(out, info)
+    cond.write_card_section(out / "MODEL_CARD.md", info)

@@ -80,10 +80,15 @@ class Molecules(Task):
         models = tiny_models() if self.tiny else load_models(WEIGHTS_DIR)
         return models.to(self.device)
 
+    @property
+    def base_net(self) -> torch.nn.Module:
+        """The sampled denoiser (also the NLL's p_base); the `molecules_cond` twin samples its conditional one."""
+        return self.models.denoiser
+
     def build_family(self) -> Any:
         from bench.diffusion.masked import MaskedFamily
 
-        return MaskedFamily(self.models.denoiser, LENGTH, V)
+        return MaskedFamily(self.base_net, LENGTH, V)
 
     # -- decoding and properties ---------------------------------------------------------------------------
     def decode(self, x0: torch.Tensor) -> list[str | None]:
@@ -154,7 +159,7 @@ class Molecules(Task):
                         if k != "n_valid"})
         metrics["n_invalid"] = float(sum(s is None for s in smiles))
         metrics["diversity"] = chem.internal_diversity(smiles)
-        nll = elbo_nll(self.models.denoiser, x0.to(self.device), MASK_ID)  # (N,)
+        nll = elbo_nll(self.base_net, x0.to(self.device), MASK_ID)  # (N,)
         metrics["nll"] = float(nll.mean())
         metrics["fcd"] = self.models.fcd(smiles)
         valid = ~np.isnan(oracle)  # (N,)
