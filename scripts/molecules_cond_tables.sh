@@ -13,6 +13,6 @@ R=(bench run --task molecules_cond --objective rings=3 --n 32 --seeds 0-2 --thre
 "${M[@]}" --methods none --budgets 1x
 # 4x and 16x: cfg at its default scale (3) is 2 forwards per step, so best-of-k fills the rest of the budget
 "${M[@]}" --methods cfg,best-of-n,smc,svdd,treeg-sd,treeg-g,code --budgets 4x,16x
-for w in 1 6; do "${R[@]}" --method cfg --budget 4x --set w=$w; done  # w = 1: the conditional model unguided
+for w in 1 1.5 2 6; do "${R[@]}" --method cfg --budget 4x --set w=$w; done  # a scale sweep; w = 1: conditional, unguided
 # composition at 16x (at 4x the doubled forwards leave smc one particle and svdd one child: no search left)
 "${M[@]}" --methods smc,svdd --budgets 16x --base cfg:3
