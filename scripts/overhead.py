@@ -1,4 +1,4 @@
-"""Overhead benchmark (not a test): wall / (cost × t_fwd) for every method on the toy tasks at one budget.
+"""Overhead benchmark (not a test): wall / (cost × t_fwd) for every method on the given tasks at one budget.
 
 cost is the run's metered forward-equivalents (forwards + c_b·backward + c_r·reward + c_rg·grad reward rows,
 with the task's committed calibration); t_fwd is the time of one batched forward per row, measured at the
@@ -49,7 +49,8 @@ def main() -> None:
         for key in methods:
             m = registry.methods().get(key)
             try:
-                m.check(task.family_kind, obj.grad_proxy is not None)
+                m.check(task.family_kind, obj.grad_proxy is not None, obj.answer is not None)
+                m.check_task(task, obj)  # a task-level need (a weak model, a label, attention to perturb)
             except Incompatible:
                 continue
             steps = task.default_steps
