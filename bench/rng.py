@@ -16,6 +16,7 @@ import torch
 _GAMMA = -7046029254386353131  # 0x9E3779B97F4A7C15 as int64
 _M1 = -4658895280553007687  # 0xBF58476D1CE4E5B9
 _M2 = -7723592293110705685  # 0x94D049BB133111EB
+BLOCK = 1 << 15  # words per block of a CPU draw (256 KB of int64 plus a scratch buffer: within L2)
 
 
 def stream_seed(seed: int, index: int) -> int:
@@ -50,8 +51,9 @@ class Streams:
     def __len__(self) -> int:
         return self.keys.numel()
 
-    def _bits(self, owner: torch.Tensor, per_row: int) -> torch.Tensor:
-        """(R, per_row) int64 random words; each stream's rows take consecutive counters in row order."""
+    def _claim(self, owner: torch.Tensor, per_row: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each row's stream key and first counter, (R,) each, for ``per_row`` words a row; each stream's rows take
+        consecutive counters in row order, and the stream counters advance past them."""
         owner = owner.to(self.device).long()
         order = torch.argsort(owner, stable=True)
         sorted_owner = owner[order]
@@ -59,26 +61,50 @@ class Streams:
         rank = torch.empty_like(owner)
         rank[order] = torch.arange(owner.numel(), device=self.device) - start
         base = self.counters[owner] + rank * per_row  # (R,)
-        idx = base[:, None] + torch.arange(per_row, device=self.device)  # (R, per_row)
         self.counters += torch.bincount(owner, minlength=len(self)) * per_row
-        z = idx.add_(1).mul_(_GAMMA).add_(self.keys[owner][:, None])  # key + (k + 1)·γ, (R, per_row)
+        return self.keys[owner], base
+
+    def _words(self, keys: torch.Tensor, base: torch.Tensor, per_row: int) -> torch.Tensor:
+        """(r, per_row) int64 words: SplitMix64(key + (counter + 1)·γ) for counters base .. base + per_row - 1."""
+        idx = base[:, None] + torch.arange(per_row, device=self.device)  # (r, per_row)
+        z = idx.add_(1).mul_(_GAMMA).add_(keys[:, None])  # key + (k + 1)·γ
         return splitmix64(z, inplace=True)
+
+    def _bits(self, owner: torch.Tensor, per_row: int) -> torch.Tensor:
+        """(R, per_row) int64 random words of the rows' streams."""
+        return self._words(*self._claim(owner, per_row), per_row)
+
+    def _blocks(self, rows: int, per_row: int) -> range:
+        """Row starts of the blocks a draw is computed in: on CPU about BLOCK words each, so the dozen element-wise
+        passes of a draw run in cache (memory traffic, not arithmetic, bounds them); one block elsewhere."""
+        step = max(1, BLOCK // max(1, per_row)) if self.device.type == "cpu" else max(1, rows)
+        return range(0, rows, step)
 
     def rand(self, owner: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
         """Uniform [0, 1) float64 draws of shape (len(owner), *shape), 53-bit resolution."""
         size = int(np.prod(shape)) if shape else 1
-        bits = self._bits(owner, size)  # (R, size)
-        u = _srl(bits, 11, bits).double().mul_(2.0**-53)
-        return u.view(owner.numel(), *shape)
+        keys, base = self._claim(owner, size)
+        out = torch.empty((len(keys), size), dtype=torch.float64, device=self.device)
+        blocks = self._blocks(len(keys), size)
+        for lo in blocks:
+            hi = lo + blocks.step
+            bits = self._words(keys[lo:hi], base[lo:hi], size)  # (r, size)
+            out[lo:hi] = _srl(bits, 11, bits).double().mul_(2.0**-53)
+        return out.view(len(keys), *shape)
 
     def randn(self, owner: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
         """Standard normal float32 draws of shape (len(owner), *shape) (Box–Muller on two uniforms)."""
         size = int(np.prod(shape)) if shape else 1
-        bits = self._bits(owner, 2 * size)  # (R, 2·size)
-        u = _srl(bits, 11, bits).double().mul_(2.0**-53)
-        u1, u2 = u[:, :size], u[:, size:]
-        z = u1.neg_().log1p_().mul_(-2.0).sqrt_().mul_(u2.mul_(2 * torch.pi).cos_())  # sqrt(-2 log(1-u1)) cos(2πu2)
-        return z.float().view(owner.numel(), *shape)
+        keys, base = self._claim(owner, 2 * size)
+        out = torch.empty((len(keys), size), dtype=torch.float32, device=self.device)
+        blocks = self._blocks(len(keys), 2 * size)
+        for lo in blocks:
+            hi = lo + blocks.step
+            bits = self._words(keys[lo:hi], base[lo:hi], 2 * size)  # (r, 2·size)
+            u = _srl(bits, 11, bits).double().mul_(2.0**-53)
+            u1, u2 = u[:, :size], u[:, size:]
+            out[lo:hi] = u1.neg_().log1p_().mul_(-2.0).sqrt_().mul_(u2.mul_(2 * torch.pi).cos_())  # Box–Muller
+        return out.view(len(keys), *shape)
 
     def categorical(self, owner: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
         """One draw per row (and per leading position) from ``probs`` (R, ..., V) by inverse CDF -> (R, ...) long."""
