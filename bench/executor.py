@@ -194,7 +194,14 @@ class Pool:
                                    initializer=_init_worker, initargs=(self.threads,))
 
     def submit(self, key: int, cell: Cell, attempt: int = 0) -> None:
-        self.futures[self.pool.submit(_pool_work, portable(cell))] = (key, cell, attempt)
+        from concurrent.futures import Future
+        from concurrent.futures.process import BrokenProcessPool
+        try:
+            fut = self.pool.submit(_pool_work, portable(cell))
+        except BrokenProcessPool as err:  # a worker died since the last round: that round's recovery takes this too
+            fut = Future()
+            fut.set_exception(err)
+        self.futures[fut] = (key, cell, attempt)
 
     def completed(self, block: bool) -> Iterator[tuple[int, Outcome]]:
         while True:  # a blocking call returns at least one outcome (a recovery may only resubmit)

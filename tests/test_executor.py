@@ -131,3 +131,29 @@ def test_api_matrix_on_a_pool_equals_serial(tmp_path):
     assert _metrics(tmp_path / "a") == _metrics(tmp_path / "b")
     again = api.matrix(**args, out=tmp_path / "b", executor=Pool(2))  # a rerun computes nothing, returns the records
     assert sorted(r["run_id"] for r in again) == sorted(r["run_id"] for r in pooled)
+
+
+def test_a_cell_submitted_to_a_pool_that_just_broke_is_retried_not_raised(monkeypatch):
+    """A worker can die between two rounds, so the driver's next submit meets a broken pool: the cell must join
+    the recovery (new pool, resubmitted) instead of ending the matrix with BrokenProcessPool (a CI flake once)."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from bench.executor import Pool
+    from bench.runner import Cell
+
+    pool = Pool(1, retries=1)
+    broken = pool.pool
+    calls = []
+
+    def refuse(*args, **kwargs):
+        calls.append(args)
+        raise BrokenProcessPool("a child process terminated abruptly")
+
+    monkeypatch.setattr(broken, "submit", refuse)
+    try:
+        pool.submit(0, Cell(task="gmm", method="none", n=2, steps=4))
+        got = list(pool.completed(block=True))
+    finally:
+        pool.close()
+    assert calls and pool.pool is not broken
+    assert [key for key, _ in got] == [0] and got[0][1].rec["status"] == "ok"
