@@ -34,10 +34,16 @@ def _to_pm1(rows: tuple[torch.Tensor, ...], gen: torch.Generator) -> tuple[torch
     return (rows[0].float() * 2 - 1,)  # (B, 2, 48, 64) bool -> {-1, 1}
 
 
+def validation_rolls() -> torch.Tensor:
+    """The validation windows (nearest key) in {-1, 1}, the training rows' scale. ``training_array`` is already
+    ±1: rescaling it as if it were {0, 1} once fed the probe {-3, 1} rolls, so its val-loss curve was off-scale."""
+    return torch.from_numpy(D.training_array("validation", augment=False))  # (M, 2, 48, 64)
+
+
 def train(runs: RunDirs, seed: int = 0, quick: bool = False, device: str = "cpu"):
     """Train the denoiser; returns the training result and the stats the card prints."""
     train_x = torch.from_numpy(D.training_array("train") > 0)  # (N, 2, 48, 64) bool
-    val_x = torch.from_numpy(D.training_array("validation", augment=False)).float() * 2 - 1  # (M, 2, 48, 64)
+    val_x = validation_rolls()  # (M, 2, 48, 64) in {-1, 1}
     log.info("train windows (x12 keys): %d, validation windows: %d", len(train_x), len(val_x))
     cfg = RECIPE.with_(seed=seed, device=device, **(QUICK if quick else {}))
     with seeded(seed):

@@ -228,3 +228,15 @@ def test_quality_objective_scores_oa_and_pag_runs_on_the_tiny_task(tmp_path):
     assert rec["status"] == "ok", rec["error"]
     assert rec["main_metric"] == "oa" and 0 <= rec["metrics"]["oa"] <= 1
     assert rec["usage"]["nfe"] == 4 * 8  # T + one perturbed forward per step
+
+
+def test_the_validation_probe_sees_rolls_on_the_training_scale():
+    """The pretraining probe's validation rolls are ±1 like the training rows (they were once rescaled twice, to
+    {-3, 1}, which made the val-loss curve meaningless)."""
+    from tasks.music import data as D
+    from tasks.music.pretrain import validation_rolls
+
+    if not D.NOTES_FILE.exists():
+        pytest.skip("tasks/music/data/chorales_notes.npz not built")
+    val = validation_rolls()
+    assert set(torch.unique(val).tolist()) == {-1.0, 1.0} and val.dtype == torch.float32
