@@ -151,8 +151,8 @@ class Method(ABC):
     def reduces_to(self, cfg: Any, steps: int, chains: int = 1) -> str | None:
         """The key of the method this (sized) config runs as, when that is not this method (a tree search that
         never branches, or SMC with one particle, is `none`, or `best-of-n` over independent chains); None when it
-        is itself. The report
-        marks such cells, so a row is never read as a result of an algorithm that did not run."""
+        is itself. The report marks such cells, so a row is never read as a result of an algorithm that did not
+        run."""
         return None
 
     def min_cost(self, cfg: Any, steps: int, cal: Calibration, n: int) -> float:

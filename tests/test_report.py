@@ -239,6 +239,8 @@ def test_cells_whose_sized_config_is_another_method_are_marked(tmp_path, caplog)
     recs += [record(tmp_path, method="best-of-n", budget="4x", seed=s, values=[2.0] * 8, config={"N": 4})
              for s in range(2)]
     recs += [record(tmp_path, method="svdd", seed=s, values=[0.5] * 8, config={"bogus": 1}) for s in range(2)]
+    recs += [record(tmp_path, method="smc", seed=s, values=[0.7] * 8, config={"k": 1}, base="cfg:3",
+                    config_hash="h-smc-base") for s in range(2)]  # one particle on a cfg base is cfg alone
     save(tmp_path, recs)
     written = write_report(tmp_path / "records", tmp_path / "out")
     md = (tmp_path / "out" / "leaderboard.md").read_text()
@@ -249,5 +251,5 @@ def test_cells_whose_sized_config_is_another_method_are_marked(tmp_path, caplog)
     assert "cannot rebuild the config of svdd" in caplog.text
     frame = build_frame(recs, tmp_path)
     assert {c.key.method: c.reduces_to for c in frame.cells if c.key.budget == "1x"} == {
-        "none": None, "best-of-n": "none", "svdd": None}
+        "none": None, "best-of-n": "none", "svdd": None, "smc on cfg:3": "cfg:3"}
     assert written

@@ -164,7 +164,11 @@ class Cell:
             log.warning("%s: cannot rebuild the config of %s (%s); not checked for reduction", self.key.task,
                         rec["method"], err)
             return None
-        return method.reduces_to(cfg, int(rec["steps"]), int((rec.get("budget") or {}).get("chains") or 1))
+        same = method.reduces_to(cfg, int(rec["steps"]), int((rec.get("budget") or {}).get("chains") or 1))
+        base = rec.get("base")  # on a quality-guided base, "none" is that guidance alone
+        if same is None or not base:
+            return same
+        return base if same == "none" else f"{same} on {base}"
 
     @cached_property
     def cost(self) -> float:
