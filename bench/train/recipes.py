@@ -78,10 +78,16 @@ def plot_curves(results: dict[str, TrainResult], path: Path, names: Sequence[str
     for ax, (model, res) in zip(axes[0], results.items()):
         hist = res.history()
         logged = {r["name"] for r in hist}
-        for name in sorted(logged & {*names, *(n for n in logged if n.startswith("q_"))}):
+        quality = sorted(n for n in logged if n.startswith("q_"))
+        qax = ax.twinx() if quality else None  # quality metrics have their own scale (right axis, dashed)
+        for name in sorted(logged & set(names)) + quality:
             rows = [r for r in hist if r["name"] == name]
-            ax.plot([r["step"] for r in rows], [r["value"] for r in rows], label=name)
+            on = qax if name.startswith("q_") else ax
+            colour = f"C{len(ax.lines) + (len(qax.lines) if qax else 0)}"
+            on.plot([r["step"] for r in rows], [r["value"] for r in rows], "--" if on is qax else "-", label=name,
+                    marker="o" if on is qax else None, markersize=3, color=colour)
         ax.set_title(model, fontsize=8)
         ax.set_xlabel("step", fontsize=8)
-        ax.legend(fontsize=7)
+        handles = ax.get_lines() + (qax.get_lines() if qax else [])
+        ax.legend(handles, [h.get_label() for h in handles], fontsize=7)
     return plots.save(fig, path)

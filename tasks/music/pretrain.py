@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from bench.diffusion.ancestral import sample_unguided
 from bench.diffusion.schedules import gaussian_alphas_bar
 from bench.train import Batcher, RunDirs, TrainConfig, fit, gaussian, plot_curves, seeded, summary, val_loss_probe
 from bench.weights import write_manifest
@@ -25,9 +26,10 @@ log = logging.getLogger(__name__)
 
 STATS_FILE = "train_stats.json"
 NET_CONFIG = NetConfig(dim=160, depth=5, heads=5, patch=2)
-RECIPE = TrainConfig(steps=2800, batch=64, lr=3e-4, warmup=200, lr_floor=0.1, weight_decay=0.01, clip=1.0,
+RECIPE = TrainConfig(steps=16000, batch=64, lr=3e-4, warmup=200, lr_floor=0.1, weight_decay=0.01, clip=1.0,
                      ema=0.999, ckpt_every=250, probe_every=500)
 QUICK = {"steps": 5, "warmup": 1, "log_every": 1}
+OA_EVERY, OA_SAMPLES, OA_STEPS = 2000, 128, 100  # the quality probe: unguided OA / note-density loss on the curve
 
 
 def _to_pm1(rows: tuple[torch.Tensor, ...], gen: torch.Generator) -> tuple[torch.Tensor, ...]:
@@ -40,6 +42,23 @@ def validation_rolls() -> torch.Tensor:
     return torch.from_numpy(D.training_array("validation", augment=False))  # (M, 2, 48, 64)
 
 
+def quality_probe(last: int, every: int = OA_EVERY, n_samples: int = OA_SAMPLES, steps: int = OA_STEPS):
+    """Extra probe values every ``every`` steps and at ``last``: ``q_oa`` and ``q_nd_loss`` (note-density rule loss)
+    of ``n_samples`` unguided samples of the probed (EMA) net, scored as the card scores them."""
+    from tasks.music.task import MusicTask
+
+    def extra(net: torch.nn.Module, step: int) -> dict[str, float]:
+        if step % every and step != last:
+            return {}
+        task = MusicTask(device=str(next(net.parameters()).device))
+        task.__dict__["network"] = net  # fills the cached_property: the probed net, never the committed one
+        obj = task.objective("all")
+        x = sample_unguided(task.build_family(), n_samples, steps, seed=0).cpu()  # (n, 2, 48, 64)
+        m, _ = task.evaluate(obj, x, torch.arange(n_samples) % obj.n_instances)
+        return {"q_oa": m["oa"], "q_nd_loss": m["loss_note_density"]}
+    return extra
+
+
 def train(runs: RunDirs, seed: int = 0, quick: bool = False, device: str = "cpu"):
     """Train the denoiser; returns the training result and the stats the card prints."""
     train_x = torch.from_numpy(D.training_array("train") > 0)  # (N, 2, 48, 64) bool
@@ -49,7 +68,8 @@ def train(runs: RunDirs, seed: int = 0, quick: bool = False, device: str = "cpu"
     with seeded(seed):
         net = RollDenoiser(NET_CONFIG)
     loss = gaussian(gaussian_alphas_bar("cosine"), "eps", prediction="v")  # a v-network under the ε-MSE
-    probe = val_loss_probe(loss, (val_x[:64] if quick else val_x,), batch=256)
+    extra = quality_probe(cfg.steps, n_samples=4 if quick else OA_SAMPLES, steps=5 if quick else OA_STEPS)
+    probe = val_loss_probe(loss, (val_x[:64] if quick else val_x,), batch=256, extra=extra)
     res = fit("denoiser", net, loss, Batcher((train_x,), cfg.batch, transform=_to_pm1), cfg,
               runs.train("denoiser"), probe)
     stats = {**summary(res, cfg), "train_windows": len(train_x), "val_loss_ema": res.last("val_loss"),
