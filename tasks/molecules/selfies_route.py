@@ -1,0 +1,158 @@
+"""The SELFIES route to molecule validity (issue 11): the same MDLM denoiser and recipe over SELFIES symbols.
+
+A SELFIES string (Krenn et al. 2020, the ``selfies`` package) decodes to a valid molecule whatever its symbols,
+so validity is no longer something the denoiser must learn. The question this experiment answers is what that
+costs in the other bars (uniqueness, novelty, FCD to test): a model can be valid by construction and still far
+from the data. Tokens are the SELFIES symbols of the QM9 molecules the task keeps, plus a real PAD (id 0); a
+sample decodes only if its PADs form a suffix (the rule of the SMILES tokenisation, so the two are comparable).
+
+``python -m tasks.molecules.selfies_route --out DIR [--steps N]`` trains into the run folder ``DIR`` on
+``bench.train`` (resumable), samples 1000 unguided molecules at the task's default steps and writes
+``DIR/selfies_route.json`` and ``DIR/training_curves_selfies.png``. It never touches the committed weights.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.train import Batcher, RunDirs, fit, masked, plot_curves, seeded, summary, val_loss_probe
+
+log = logging.getLogger(__name__)
+
+LENGTH = 24  # QM9's longest kept molecule is 21 SELFIES symbols
+
+
+@dataclass(frozen=True)
+class SelfiesVocab:
+    """SELFIES symbols, PAD first; ``mask_id`` is the masked family's [MASK] (= number of real tokens)."""
+
+    symbols: tuple[str, ...]
+
+    @classmethod
+    def of(cls, selfies_strings: list[str]) -> "SelfiesVocab":
+        import selfies as sf
+
+        return cls(("[PAD]", *sorted(sf.get_alphabet_from_selfies(selfies_strings))))
+
+    @property
+    def size(self) -> int:
+        return len(self.symbols)
+
+    @property
+    def mask_id(self) -> int:
+        return len(self.symbols)
+
+    def encode(self, selfies_strings: list[str], length: int = LENGTH) -> torch.Tensor:
+        """(N, length) ids; raises ValueError for a string longer than ``length`` symbols."""
+        import selfies as sf
+
+        index = {s: i for i, s in enumerate(self.symbols)}
+        out = torch.zeros(len(selfies_strings), length, dtype=torch.long)  # (N, L), PAD = 0
+        for i, s in enumerate(selfies_strings):
+            ids = [index[t] for t in sf.split_selfies(s)]
+            if len(ids) > length:
+                raise ValueError(f"SELFIES longer than {length} symbols: {s}")
+            out[i, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+        return out
+
+    def decode(self, x0: torch.Tensor) -> list[str | None]:
+        """Canonical SMILES per (N, L) id row; None where PAD is not a suffix or the molecule is empty."""
+        import selfies as sf
+
+        from tasks.molecules.data import canonical
+
+        out: list[str | None] = []
+        for row in x0.detach().to("cpu", torch.long).numpy():
+            pads = np.nonzero(row == 0)[0]
+            n = int(pads[0]) if len(pads) else len(row)
+            if n == 0 or (row[n:] != 0).any() or (row >= self.size).any():
+                out.append(None)
+                continue
+            smiles = sf.decoder("".join(self.symbols[i] for i in row[:n]))
+            out.append(canonical(smiles) if smiles else None)
+        return out
+
+
+def corpus(smiles: list[str]) -> tuple[SelfiesVocab, torch.Tensor]:
+    """The vocabulary and (N, LENGTH) ids of canonical SMILES (every QM9 molecule the task keeps encodes)."""
+    import selfies as sf
+
+    strings = [sf.encoder(s) for s in smiles]
+    vocab = SelfiesVocab.of(strings)
+    return vocab, vocab.encode(strings)
+
+
+def quality(net: torch.nn.Module, vocab: SelfiesVocab, n: int, steps: int, train: set[str],
+            fcd=None) -> dict[str, float]:
+    """Validity, uniqueness, novelty, diversity (and FCD to test when ``fcd`` is given) of n unguided samples."""
+    from bench.diffusion.ancestral import sample_unguided
+    from bench.diffusion.masked import MaskedFamily
+    from tasks.molecules import chem
+
+    x0 = sample_unguided(MaskedFamily(net, LENGTH, vocab.size), n, steps, seed=0).cpu()  # (n, L)
+    smiles = vocab.decode(x0)
+    out = dict(chem.set_metrics(smiles, train))
+    out["diversity"] = chem.internal_diversity(smiles)
+    if fcd is not None:
+        out["fcd"] = fcd(smiles)
+    return out
+
+
+def run(out: Path, steps: int, seed: int = 0, quick: bool = False, device: str = "cpu") -> dict:
+    """Train the SELFIES denoiser into ``out`` and measure it (see the module docstring)."""
+    from tasks.molecules import data, models
+    from tasks.molecules.card import DEFAULT_STEPS
+    from tasks.molecules.net import SmilesDenoiser
+    from tasks.molecules.pretrain import BASE_CONFIG, DENOISER, SEEDS, prepare
+
+    torch.set_num_threads(1)
+    smiles, _, sp = prepare(quick)
+    vocab, x = corpus(smiles)  # (N, L)
+    cfg = DENOISER.with_(seed=seed + SEEDS["denoiser"], device=device, steps=steps,
+                         **({"warmup": 1, "log_every": 1} if quick else {}))
+    with seeded(cfg.seed):
+        net = SmilesDenoiser(vocab.size, LENGTH, **BASE_CONFIG)
+    loss = masked(vocab.mask_id)
+    n_probe, n_final = (8, 16) if quick else (128, 1000)
+    train_set = {smiles[i] for i in sp["train"]}
+    extra = lambda net, step: {"q_validity": quality(net, vocab, n_probe, 16 if quick else DEFAULT_STEPS,  # noqa: E731
+                                                     train_set)["validity"]}
+    probe = val_loss_probe(loss, (x[sp["val"]][: 256 if quick else 2048],), extra=extra)
+    runs = RunDirs(Path(out))
+    res = fit("selfies_denoiser", net, loss, Batcher((x[sp["train"]],), cfg.batch), cfg,
+              runs.train("selfies_denoiser"), probe)
+    t0 = time.time()
+    fcd = None if quick else models.load_models(data.WEIGHTS_DIR).fcd  # ChemNet statistics of the test split
+    q = quality(res.net.cpu(), vocab, n_final, 16 if quick else DEFAULT_STEPS, train_set, fcd)
+    report = {"train": summary(res, cfg), "val_elbo": res.last("val_loss"), "n": n_final,
+              "steps": DEFAULT_STEPS, "quality": q, "measure_wall_s": time.time() - t0, "vocab": list(vocab.symbols),
+              "quick": quick}
+    (runs.root / "selfies_route.json").write_text(json.dumps(report, indent=2) + "\n")
+    plot_curves({"selfies_denoiser": res}, runs.root / "training_curves_selfies.png")
+    return report
+
+
+def main() -> None:
+    """CLI (see the module docstring)."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, required=True, help="run folder (an existing one resumes)")
+    ap.add_argument("--steps", type=int, default=8000, help="training steps (the SMILES denoiser's recipe otherwise)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--quick", action="store_true", help="3,000 molecules, a few steps (smoke test)")
+    args = ap.parse_args()
+    if args.steps < 1:
+        ap.error(f"--steps must be a positive integer, got {args.steps}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    print(json.dumps(run(args.out, args.steps, args.seed, args.quick, args.device)["quality"], indent=2))
+
+
+if __name__ == "__main__":
+    main()
