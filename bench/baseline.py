@@ -139,12 +139,51 @@ def write_baseline(path: Path, df: pd.DataFrame, meta: dict[str, str]) -> None:
     path.write_text(head + df.to_csv(index=False, float_format="%.17g"))
 
 
-def make_baseline(spec_path: Path, out: Path, work: Path | None = None) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Run the smoke matrix under every kernel of the spec and write the baseline CSV; (rows, wall s per kernel)."""
+SETTINGS = ("n", "steps", "budgets", "seeds", "kernels", "threads")  # meta keys a partial update must share
+
+
+def _only(spec_path: Path, tasks: list[str], folder: Path) -> Path:
+    """A copy of the spec restricted to ``tasks`` (each must be one of the spec's) in ``folder``."""
+    doc = yaml.safe_load(Path(spec_path).read_text())
+    unknown = sorted(set(tasks) - set(doc["tasks"]))
+    if unknown:
+        raise ValueError(f"--tasks {','.join(unknown)}: not in {spec_path}; its tasks: {', '.join(doc['tasks'])}")
+    doc["tasks"] = {t: o for t, o in doc["tasks"].items() if t in tasks}
+    path = folder / "spec.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def _keep_others(out: Path, tasks: list[str], df: pd.DataFrame, meta: dict[str, str]) -> tuple[pd.DataFrame, dict]:
+    """Rows of tasks not rerun come from the existing baseline ``out``, whose settings must be this run's."""
+    from bench.compare import KEY_COLUMNS, read_baseline
+
+    old_meta, old = read_baseline(out)
+    differ = [k for k in SETTINGS if old_meta.get(k) != meta[k]]
+    if differ:
+        raise ValueError(f"{out} was written with other settings ({', '.join(f'{k}={old_meta.get(k)}' for k in differ)}"
+                         f"; this run: {', '.join(f'{k}={meta[k]}' for k in differ)}): regenerate it whole")
+    kept = old[~old["task"].isin(tasks)]
+    merged = pd.concat([kept, df], ignore_index=True).sort_values(KEY_COLUMNS, kind="stable", ignore_index=True)
+    updated = f"{','.join(sorted(tasks))}@{meta['git_sha']}"
+    history = old_meta.get("updated")
+    return merged, {**meta, "git_sha": old_meta.get("git_sha", ""),
+                    "updated": f"{history}; {updated}" if history else updated}
+
+
+def make_baseline(spec_path: Path, out: Path, work: Path | None = None,
+                  tasks: list[str] | None = None) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Run the smoke matrix under every kernel of the spec and write the baseline CSV; (rows, wall s per kernel).
+    With ``tasks``, only those tasks are rerun and the existing ``out`` keeps the other tasks' rows (for a task
+    whose weights changed); ``git_sha`` stays the rest's and ``updated`` lists each partial run's tasks and sha."""
     spec = load_spec(spec_path)
     sha, dirty = git_state()  # the code version the runs start from
     walls, cells = {}, {}
     with tempfile.TemporaryDirectory(dir=work) as tmp:
+        if tasks:
+            if not Path(out).exists():
+                raise FileNotFoundError(f"--tasks updates an existing baseline; {out} does not exist")
+            spec_path = _only(spec_path, tasks, Path(tmp))
         def one(kernel: str) -> None:  # each kernel is a one-thread subprocess: as many at once as there are cores
             folder = Path(tmp) / kernel
             walls[kernel] = run_kernel(spec_path, kernel, folder)
@@ -159,5 +198,7 @@ def make_baseline(spec_path: Path, out: Path, work: Path | None = None) -> tuple
             "n": str(spec.n), "steps": str(spec.steps), "budgets": ",".join(spec.budgets),
             "seeds": ",".join(map(str, spec.seeds)), "kernels": ",".join(spec.kernels), "threads": "1",
             "smoke_wall_s": ",".join(f"{k}={v:.0f}" for k, v in walls.items())}
+    if tasks:
+        df, meta = _keep_others(Path(out), tasks, df, meta)
     write_baseline(out, df, meta)
     return df, walls

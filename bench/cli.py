@@ -35,6 +35,14 @@ NONNEG = V.arg_type(V.nonneg_float, "number")
 ETA = V.arg_type(V.eta, "eta")
 
 
+def _task_list(text: str) -> list[str]:
+    """'music,dna' -> ['music', 'dna'] (checked against the smoke spec's tasks before any work)."""
+    tasks = [t.strip() for t in text.split(",") if t.strip()]
+    if not tasks:
+        raise argparse.ArgumentTypeError(f"expected a comma list of task names, e.g. music,dna; got {text!r}")
+    return tasks
+
+
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
     """Defaults shown on every flag that has one (not on store_true flags or required ones)."""
 
@@ -129,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = _sub(sub, "baseline", "run the smoke matrix under each CPU kernel and write the baseline CSV")
     p.add_argument("--spec", type=Path, default=Path("results/baselines/smoke.yaml"), help="smoke spec (YAML)")
     p.add_argument("--out", type=Path, default=Path("results/baselines/smoke.csv"), help="baseline CSV written")
+    p.add_argument("--tasks", type=_task_list, default=None,
+                   help="comma list: rerun only these tasks (their weights changed) and keep the other tasks' rows "
+                        "of the existing --out (same n, steps, budgets, seeds, kernels)")
     p = _sub(sub, "tune", "TFG-style beam search of a method's hyperparameters on dev seeds")
     p.add_argument("--task", required=True, help="task name")
     p.add_argument("--method", required=True, help="method name or alias")

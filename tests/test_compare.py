@@ -144,3 +144,36 @@ def test_a_metric_that_appears_where_the_baseline_has_nan_fails_with_a_hint(smok
     failures, lines = compare(path, tmp_path / "run")
     bad = _failing(lines)
     assert failures == 1 and len(bad) == 1 and "gmm/linear/none/" in bad[0] and "NaN on one side only" in bad[0], bad
+
+
+def test_partial_baseline_reruns_only_the_named_tasks_and_keeps_the_rest(tmp_path):
+    """`bench baseline --tasks toyseq`: toyseq rows are rerun, gmm rows are the old file's (a planted marker value
+    survives), the result compares clean against a full smoke run, and a file of other settings is refused."""
+    import yaml
+
+    from bench.baseline import make_baseline
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump({"tasks": {"gmm": ["linear"], "toyseq": ["pattern"]}, "methods": ["none"],
+                                    "budgets": ["1x"], "seeds": [0, 1], "n": 4, "steps": 8, "kernels": ["native"]}))
+    out = tmp_path / "smoke.csv"
+    make_baseline(spec, out, work=tmp_path)
+    meta, full = read_baseline(out)
+    planted = full.copy()
+    gmm = (planted["task"] == "gmm") & (planted["tol_kind"] == "exact")
+    toy = planted["task"] == "toyseq"
+    planted.loc[gmm, "value"] = 12345.0  # rows a partial update must keep, not recompute
+    planted.loc[toy, "value"] = -1.0  # rows it must recompute
+    write_baseline(out, planted, meta)
+    make_baseline(spec, out, work=tmp_path, tasks=["toyseq"])
+    new_meta, back = read_baseline(out)
+    kept = back[(back["task"] == "gmm") & (back["tol_kind"] == "exact")]
+    assert len(kept) == int(gmm.sum()) > 0 and (kept["value"] == 12345.0).all()
+    redone = back[back["task"] == "toyseq"]
+    assert redone["value"].tolist() == full.loc[toy, "value"].tolist() and (redone["value"] != -1.0).all()
+    assert len(back) == len(full) and new_meta["git_sha"] == meta["git_sha"]
+    assert new_meta["updated"].startswith("toyseq@")
+    with pytest.raises(ValueError, match="not in"):
+        make_baseline(spec, out, work=tmp_path, tasks=["music"])
+    spec.write_text(spec.read_text().replace("n: 4", "n: 2"))
+    with pytest.raises(ValueError, match="other settings"):
+        make_baseline(spec, out, work=tmp_path, tasks=["toyseq"])

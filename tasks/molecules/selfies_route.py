@@ -8,7 +8,8 @@ sample decodes only if its PADs form a suffix (the rule of the SMILES tokenisati
 
 ``python -m tasks.molecules.selfies_route --out DIR [--steps N]`` trains into the run folder ``DIR`` on
 ``bench.train`` (resumable), samples 1000 unguided molecules at the task's default steps and writes
-``DIR/selfies_route.json`` and ``DIR/training_curves_selfies.png``. It never touches the committed weights.
+``DIR/selfies_route.json`` and ``DIR/training_curves_selfies.png``. It never touches the committed weights;
+``--card`` then writes the finished run's numbers into the model card (markdown, outside the manifest).
 """
 from __future__ import annotations
 
@@ -139,6 +140,68 @@ def run(out: Path, steps: int, seed: int = 0, quick: bool = False, device: str =
     return report
 
 
+CARD_BEGIN, CARD_END = "<!-- selfies-route: written by tasks/molecules/selfies_route.py -->", "<!-- /selfies-route -->"
+FIGURE = Path("docs/figures/molecules_selfies_curves.png")  # beside the card, outside the manifest's folder
+BARS = {"validity": 0.90, "uniqueness": 0.95, "novelty": 0.50, "fcd": 1.0}  # issue 11; FCD is an upper bound
+
+
+def real_reference(weights: Path, n: int = 1000, seed: int = 0) -> dict[str, float]:
+    """The data row: n train molecules (a fixed draw) scored like samples; novelty is 0 by construction."""
+    from tasks.molecules import chem, data, models
+
+    m = models.load_models(weights)
+    train = data.read_smiles_gz(Path(weights) / models.TRAIN_SMILES)
+    pick = [train[i] for i in np.random.default_rng(seed).choice(len(train), n, replace=False)]
+    out = dict(chem.set_metrics(pick, m.train_smiles))
+    out.update(diversity=chem.internal_diversity(pick), fcd=m.fcd(pick))
+    return out
+
+
+def card_section(report: dict, smiles: dict, real: dict) -> str:
+    """The card's section: the bars, the SMILES model, the SELFIES route and real data side by side."""
+    keys = ["validity", "uniqueness", "novelty", "diversity", "fcd"]
+    row = lambda name, q: f"| {name} | " + " | ".join(f"{q.get(k, float('nan')):.3f}" for k in keys) + " |"  # noqa
+    bar = "| bar | " + " | ".join(f"{'<=' if k == 'fcd' else '>='} {BARS[k]:.2f}" if k in BARS else "-"
+                                   for k in keys) + " |"
+    tr = report["train"]
+    return f"""{CARD_BEGIN}
+## Quality bars (issue 11) and the SELFIES route
+
+1000 unguided samples at {report['steps']} steps, seed 0; uniqueness of the valid, novelty of the unique valid
+against the train split; FCD against the test split's ChemNet statistics. The data row is 1000 train molecules.
+
+| model | {' | '.join(keys)} |
+|---|{'---|' * len(keys)}
+{bar}
+{row("SMILES `denoiser.pt` (committed)", smiles)}
+{row(f"SELFIES, {tr['steps']:,} steps ({tr['wall_s'] / 60:.0f} min, 1 thread)", report['quality'])}
+{row("real (train molecules)", real)}
+
+The SELFIES route (`python -m tasks.molecules.selfies_route --out DIR --steps N`) trains the same network and
+recipe over {len(report['vocab'])} SELFIES tokens (length {LENGTH}, PAD must be a suffix as for SMILES) on
+`bench.train`; its curves (val ELBO and the validity of 128 samples) are `{FIGURE.as_posix()}`. Its weights are not
+committed and no task samples it: switching the benchmark's tokenisation changes every molecules record.
+{CARD_END}
+"""
+
+
+def write_section(run_dir: Path, weights: Path) -> None:
+    """Write the section into ``weights/MODEL_CARD.md`` (markdown only: the manifest is untouched) and copy the
+    run's curves to ``FIGURE``."""
+    import shutil
+
+    from bench.weights import put_card_section
+
+    report = json.loads((Path(run_dir) / "selfies_route.json").read_text())
+    if report.get("quick"):
+        raise ValueError(f"{run_dir} is a --quick run: its numbers are not the route's")
+    smiles = json.loads((Path(weights) / "pretrain_info.json").read_text())["quality"]
+    put_card_section(Path(weights) / "MODEL_CARD.md", CARD_BEGIN, CARD_END,
+                     card_section(report, smiles, real_reference(weights)))
+    FIGURE.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(Path(run_dir) / "training_curves_selfies.png", FIGURE)
+
+
 def main() -> None:
     """CLI (see the module docstring)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -147,10 +210,16 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--quick", action="store_true", help="3,000 molecules, a few steps (smoke test)")
+    ap.add_argument("--card", action="store_true",
+                    help="only write the finished run's section into the committed model card (and its figure)")
     args = ap.parse_args()
     if args.steps < 1:
         ap.error(f"--steps must be a positive integer, got {args.steps}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if args.card:
+        from tasks.molecules.data import WEIGHTS_DIR
+        write_section(args.out, WEIGHTS_DIR)
+        return
     print(json.dumps(run(args.out, args.steps, args.seed, args.quick, args.device)["quality"], indent=2))
 
 

@@ -103,6 +103,11 @@ def card(folder: Path, seed: int = 0, quick: bool = False, device: str = "cpu") 
         write_targets()
     write_manifest(folder)
     stats = json.loads((Path(folder) / STATS_FILE).read_text())
+    log_csv = Path(folder).parent / "train" / "denoiser" / "log.csv"  # a run folder's log (none beside committed)
+    if log_csv.exists():
+        from tasks.music.card import curve_rows
+        stats["curve"] = curve_rows(log_csv)
+        (Path(folder) / STATS_FILE).write_text(json.dumps(stats, indent=2) + "\n")
     write_card(folder, stats, seed, n_samples=8 if quick else 170, steps=10 if quick else 100, device=device)
     write_manifest(folder)
 

@@ -240,3 +240,19 @@ def test_the_validation_probe_sees_rolls_on_the_training_scale():
         pytest.skip("tasks/music/data/chorales_notes.npz not built")
     val = validation_rolls()
     assert set(torch.unique(val).tolist()) == {-1.0, 1.0} and val.dtype == torch.float32
+
+
+def test_card_bars_and_the_quality_curve_from_a_run_log(tmp_path):
+    """The card's bar verdicts follow the issue's rule (OA >= 0.60, note density <= 2x real) and its curve table
+    keeps only steps with a quality probe, in step order."""
+    from tasks.music.card import _bars, curve_rows
+
+    real = {"oa": 0.9, "loss_note_density": 1.7}
+    assert _bars({"oa": 0.61, "loss_note_density": 3.3}, real).count("-> met") == 2
+    text = _bars({"oa": 0.59, "loss_note_density": 3.5}, real)
+    assert text.count("**NOT met**") == 2 and "(3.40)" in text
+    log = tmp_path / "log.csv"
+    log.write_text("step,name,value,wall_s\n500,val_loss,0.3,1\n2000,loss,0.2,2\n2000,val_loss,0.25,2\n"
+                   "2000,q_oa,0.3,2\n2000,q_nd_loss,9.5,2\n1000,val_loss,0.28,3\n1000,q_oa,0.2,3\n1000,q_nd_loss,12,3\n")
+    assert curve_rows(log) == [{"step": 1000, "val_loss": 0.28, "q_oa": 0.2, "q_nd_loss": 12.0},
+                               {"step": 2000, "val_loss": 0.25, "q_oa": 0.3, "q_nd_loss": 9.5}]
