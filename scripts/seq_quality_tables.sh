@@ -8,7 +8,8 @@
 #   python scripts/quality_table.py OUT --task molecules --objective quality
 set -euo pipefail
 OUT=${1:?usage: seq_quality_tables.sh OUT}
-for task in music molecules; do
+TASKS=${TASKS:-music molecules}  # TASKS=music: only music (after new music weights)
+for task in $TASKS; do
   n=$([ "$task" = music ] && echo 64 || echo 128)
   R=(bench run --task "$task" --objective quality --seeds 0-2 --n "$n" --threads 1 --no-progress --out "$OUT")
   "${R[@]}" --method none --budget 1x

@@ -163,7 +163,13 @@ def card_section(report: dict, smiles: dict, real: dict) -> str:
     row = lambda name, q: f"| {name} | " + " | ".join(f"{q.get(k, float('nan')):.3f}" for k in keys) + " |"  # noqa
     bar = "| bar | " + " | ".join(f"{'<=' if k == 'fcd' else '>='} {BARS[k]:.2f}" if k in BARS else "-"
                                    for k in keys) + " |"
-    tr = report["train"]
+    tr, sq = report["train"], report["quality"]
+    met = lambda q: [k for k in BARS if (q[k] <= BARS[k] if k == "fcd" else q[k] >= BARS[k])]  # noqa: E731
+    closer = "closer to" if sq["fcd"] < smiles["fcd"] else "further from"
+    reading = (f"SELFIES meets {len(met(sq))} of the {len(BARS)} bars ({', '.join(met(sq)) or 'none'}), SMILES "
+               f"{len(met(smiles))} ({', '.join(met(smiles)) or 'none'}); its FCD ({sq['fcd']:.2f} against "
+               f"{smiles['fcd']:.2f}) is {closer} the data"
+               + (": its validity is not a better fit of the distribution." if closer[0] == "f" else "."))
     return f"""{CARD_BEGIN}
 ## Quality bars (issue 11) and the SELFIES route
 
@@ -176,6 +182,8 @@ against the train split; FCD against the test split's ChemNet statistics. The da
 {row("SMILES `denoiser.pt` (committed)", smiles)}
 {row(f"SELFIES, {tr['steps']:,} steps ({tr['wall_s'] / 60:.0f} min, 1 thread)", report['quality'])}
 {row("real (train molecules)", real)}
+
+{reading}
 
 The SELFIES route (`python -m tasks.molecules.selfies_route --out DIR --steps N`) trains the same network and
 recipe over {len(report['vocab'])} SELFIES tokens (length {LENGTH}, PAD must be a suffix as for SMILES) on
