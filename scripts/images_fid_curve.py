@@ -1,0 +1,64 @@
+"""FID of the images DDPM against training step, from the snapshots the weights folder keeps (issue 11's curve).
+
+The committed folder holds two EMA snapshots of one run: ``weak.pt`` (autoguidance's weak model, step
+``weak_step``) and ``unet.pt`` (the last step). Each is scored as the card scores the base model (1000 unguided
+samples, 50 steps, seed 0, FID on oracle features against all test images); the final model's number is the
+card's own (``quality.json``), not recomputed. A power law through the two points, FID ~ a * step^b, gives a rough
+step count for the bar; it is a two-point extrapolation, printed as such. Writes a markdown section into the card
+(outside the manifest: no record changes). Usage: python scripts/images_fid_curve.py [--weights DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import torch
+
+from bench.weights import put_card_section
+from tasks.images.card import FID_BAR, N_SAMPLES, STEPS, Scorer, sample_quality
+
+BEGIN, END = "<!-- fid-curve: written by scripts/images_fid_curve.py -->", "<!-- /fid-curve -->"
+
+
+def section(points: list[tuple[int, float]], floor: float, wall_h: float) -> str:
+    """The card section: FID per step and the two-point power-law estimate of the bar's step count."""
+    (s0, f0), (s1, f1) = points[0], points[-1]
+    b = math.log(f1 / f0) / math.log(s1 / s0)
+    need = s1 * (FID_BAR / f1) ** (1 / b) if b < 0 else math.inf
+    rows = "\n".join(f"| {s:,} | {f:.1f} |" for s, f in points)
+    return f"""{BEGIN}
+## FID against training step (issue 11)
+
+The DDPM's EMA snapshots, scored like the base model ({N_SAMPLES} samples, {STEPS} steps, seed 0; real-data floor
+{floor:.1f}):
+
+| step | FID |
+|---|---|
+{rows}
+
+A power law through the two points (FID ∝ step^{b:.2f}) reaches the bar (FID <= {FID_BAR:g}) near
+{need:,.0f} steps, {need / s1:.1f}x this run (about {need / s1 * wall_h:.0f} CPU-hours at this run's {wall_h:.2f} h per
+{s1:,} steps on one thread). Two points fix a slope only roughly, and an early point makes it optimistic (FID
+curves flatten): the estimate says how far, not exactly when.
+{END}
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--weights", type=Path, default=Path("tasks/images/weights"))
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    logs = json.loads((args.weights / "train_log.json").read_text())["unet"]
+    quality = json.loads((args.weights / "quality.json").read_text())
+    weak = sample_quality(args.weights, "weak", N_SAMPLES, STEPS, Scorer.load(args.weights))
+    points = [(int(logs["weak_step"]), float(weak["fid_all"])), (int(logs["steps"]), float(quality["unet"]["fid_all"]))]
+    text = section(points, float(quality["real"]["fid_all"]), float(logs["wall_s"]) / 3600)
+    put_card_section(args.weights / "MODEL_CARD.md", BEGIN, END, text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
