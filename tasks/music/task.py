@@ -47,7 +47,7 @@ class MusicTask(Task):
     """Symbolic music (Bach chorales) with rule guidance."""
 
     name = "music"
-    version = "1"
+    version = "2"
     family_kind = "continuous"
     default_objective = "note_density"
     default_steps = 100
