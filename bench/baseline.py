@@ -165,9 +165,10 @@ def _keep_others(out: Path, tasks: list[str], df: pd.DataFrame, meta: dict[str, 
                          f"; this run: {', '.join(f'{k}={meta[k]}' for k in differ)}): regenerate it whole")
     kept = old[~old["task"].isin(tasks)]
     merged = pd.concat([kept, df], ignore_index=True).sort_values(KEY_COLUMNS, kind="stable", ignore_index=True)
-    updated = f"{','.join(sorted(tasks))}@{meta['git_sha']}"
+    updated = f"{','.join(sorted(tasks))}@{meta['git_sha']} (smoke_wall_s {meta['smoke_wall_s']})"
     history = old_meta.get("updated")
-    return merged, {**meta, "git_sha": old_meta.get("git_sha", ""),
+    return merged, {**meta, "written_by": old_meta.get("written_by", meta["written_by"]),
+                    "git_sha": old_meta.get("git_sha", ""), "smoke_wall_s": old_meta.get("smoke_wall_s", ""),
                     "updated": f"{history}; {updated}" if history else updated}
 
 
@@ -176,7 +177,7 @@ def make_baseline(spec_path: Path, out: Path, work: Path | None = None,
     """Run the smoke matrix under every kernel of the spec and write the baseline CSV; (rows, wall s per kernel).
     With ``tasks``, only those tasks are rerun and the existing ``out`` keeps the other tasks' rows (for a task
     whose weights changed); ``git_sha`` stays the rest's and ``updated`` lists each partial run's tasks and sha."""
-    spec = load_spec(spec_path)
+    spec, written_by = load_spec(spec_path), "bench baseline --spec " + str(spec_path)
     sha, dirty = git_state()  # the code version the runs start from
     walls, cells = {}, {}
     with tempfile.TemporaryDirectory(dir=work) as tmp:
@@ -194,7 +195,7 @@ def make_baseline(spec_path: Path, out: Path, work: Path | None = None,
             list(pool.map(one, spec.kernels))
     native, *others = [cells[k] for k in spec.kernels]
     df = baseline_rows(native, others)
-    meta = {"written_by": "bench baseline --spec " + str(spec_path), "git_sha": sha + ("-dirty" if dirty else ""),
+    meta = {"written_by": written_by, "git_sha": sha + ("-dirty" if dirty else ""),
             "n": str(spec.n), "steps": str(spec.steps), "budgets": ",".join(spec.budgets),
             "seeds": ",".join(map(str, spec.seeds)), "kernels": ",".join(spec.kernels), "threads": "1",
             "smoke_wall_s": ",".join(f"{k}={v:.0f}" for k, v in walls.items())}

@@ -171,7 +171,8 @@ def test_partial_baseline_reruns_only_the_named_tasks_and_keeps_the_rest(tmp_pat
     redone = back[back["task"] == "toyseq"]
     assert redone["value"].tolist() == full.loc[toy, "value"].tolist() and (redone["value"] != -1.0).all()
     assert len(back) == len(full) and new_meta["git_sha"] == meta["git_sha"]
-    assert new_meta["updated"].startswith("toyseq@")
+    assert new_meta["updated"].startswith("toyseq@") and "smoke_wall_s native=" in new_meta["updated"]
+    assert (new_meta["written_by"], new_meta["smoke_wall_s"]) == (meta["written_by"], meta["smoke_wall_s"])
     with pytest.raises(ValueError, match="not in"):
         make_baseline(spec, out, work=tmp_path, tasks=["music"])
     spec.write_text(spec.read_text().replace("n: 4", "n: 2"))
