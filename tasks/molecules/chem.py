@@ -130,3 +130,12 @@ def set_metrics(smiles: Sequence[str | None], train: set[str]) -> dict[str, floa
         "novelty": len(uniq - train) / len(uniq) if uniq else float("nan"),
         "n_valid": float(len(valid)),
     }
+
+
+def set_quality(smiles: Sequence[str | None], train: set[str], fcd: Any = None) -> dict[str, float]:
+    """:func:`set_metrics` plus internal diversity, and FCD to test when ``fcd`` (``Models.fcd``) is given: the
+    numbers a model card reports for a set of samples (or of real molecules)."""
+    out = {**set_metrics(smiles, train), "diversity": internal_diversity(smiles)}
+    if fcd is not None:
+        out["fcd"] = float(fcd(smiles))
+    return out

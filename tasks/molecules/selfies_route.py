@@ -90,25 +90,17 @@ def corpus(smiles: list[str]) -> tuple[SelfiesVocab, torch.Tensor]:
     return vocab, vocab.encode(strings)
 
 
-def quality(net: torch.nn.Module, vocab: SelfiesVocab, n: int, steps: int, train: set[str],
-            fcd=None) -> dict[str, float]:
-    """Validity, uniqueness, novelty, diversity (and FCD to test when ``fcd`` is given) of n unguided samples."""
+def sample_smiles(net: torch.nn.Module, vocab: SelfiesVocab, n: int, steps: int) -> list[str | None]:
+    """n unguided samples (seed 0) decoded to canonical SMILES (None where invalid)."""
     from bench.diffusion.ancestral import sample_unguided
     from bench.diffusion.masked import MaskedFamily
-    from tasks.molecules import chem
 
-    x0 = sample_unguided(MaskedFamily(net, LENGTH, vocab.size), n, steps, seed=0).cpu()  # (n, L)
-    smiles = vocab.decode(x0)
-    out = dict(chem.set_metrics(smiles, train))
-    out["diversity"] = chem.internal_diversity(smiles)
-    if fcd is not None:
-        out["fcd"] = fcd(smiles)
-    return out
+    return vocab.decode(sample_unguided(MaskedFamily(net, LENGTH, vocab.size), n, steps, seed=0).cpu())  # (n, L)
 
 
 def run(out: Path, steps: int, seed: int = 0, quick: bool = False, device: str = "cpu") -> dict:
     """Train the SELFIES denoiser into ``out`` and measure it (see the module docstring)."""
-    from tasks.molecules import data, models
+    from tasks.molecules import chem, data, models
     from tasks.molecules.card import DEFAULT_STEPS
     from tasks.molecules.net import SmilesDenoiser
     from tasks.molecules.pretrain import BASE_CONFIG, DENOISER, SEEDS, prepare
@@ -123,15 +115,16 @@ def run(out: Path, steps: int, seed: int = 0, quick: bool = False, device: str =
     loss = masked(vocab.mask_id)
     n_probe, n_final = (8, 16) if quick else (128, 1000)
     train_set = {smiles[i] for i in sp["train"]}
-    extra = lambda net, step: {"q_validity": quality(net, vocab, n_probe, 16 if quick else DEFAULT_STEPS,  # noqa: E731
-                                                     train_set)["validity"]}
+    probe_steps = 16 if quick else DEFAULT_STEPS
+    extra = lambda net, step: {  # noqa: E731  (validity only: the probe needs no fingerprints)
+        "q_validity": sum(s is not None for s in sample_smiles(net, vocab, n_probe, probe_steps)) / n_probe}
     probe = val_loss_probe(loss, (x[sp["val"]][: 256 if quick else 2048],), extra=extra)
     runs = RunDirs(Path(out))
     res = fit("selfies_denoiser", net, loss, Batcher((x[sp["train"]],), cfg.batch), cfg,
               runs.train("selfies_denoiser"), probe)
     t0 = time.time()
     fcd = None if quick else models.load_models(data.WEIGHTS_DIR).fcd  # ChemNet statistics of the test split
-    q = quality(res.net.cpu(), vocab, n_final, 16 if quick else DEFAULT_STEPS, train_set, fcd)
+    q = chem.set_quality(sample_smiles(res.net.cpu(), vocab, n_final, probe_steps), train_set, fcd)
     report = {"train": summary(res, cfg), "val_elbo": res.last("val_loss"), "n": n_final,
               "steps": DEFAULT_STEPS, "quality": q, "measure_wall_s": time.time() - t0, "vocab": list(vocab.symbols),
               "quick": quick}
@@ -152,9 +145,7 @@ def real_reference(weights: Path, n: int = 1000, seed: int = 0) -> dict[str, flo
     m = models.load_models(weights)
     train = data.read_smiles_gz(Path(weights) / models.TRAIN_SMILES)
     pick = [train[i] for i in np.random.default_rng(seed).choice(len(train), n, replace=False)]
-    out = dict(chem.set_metrics(pick, m.train_smiles))
-    out.update(diversity=chem.internal_diversity(pick), fcd=m.fcd(pick))
-    return out
+    return chem.set_quality(pick, m.train_smiles, m.fcd)
 
 
 def card_section(report: dict, smiles: dict, real: dict) -> str:

@@ -33,27 +33,34 @@ def _fmt(metrics: dict[str, float]) -> str:
     return " | ".join(f"{metrics[k]:.4f}" for k in keys)
 
 
-def _task_on(folder: Path, device: str = "cpu"):
-    """The music task with its denoiser loaded from ``folder`` (a run's weights, not necessarily the committed)."""
-    from tasks.music.models import load_denoiser
+def task_with(net: torch.nn.Module):
+    """The music task sampling ``net`` (a run's or a training probe's network, never the committed one)."""
     from tasks.music.task import MusicTask
 
-    task = MusicTask(device=device)
-    task.__dict__["network"] = load_denoiser(folder, task.device)  # fills the cached_property: never the committed
+    task = MusicTask(device=str(next(net.parameters()).device))
+    task.__dict__["network"] = net  # fills the cached_property
     return task
+
+
+def unguided_metrics(task, n_samples: int, steps: int, seed: int = 0) -> tuple[dict, torch.Tensor]:
+    """Rule losses and OA of ``n_samples`` unguided samples of ``task`` against the targets; (metrics, samples)."""
+    obj = task.objective("all")
+    x = sample_unguided(task.build_family(), n_samples, steps, seed).cpu()  # (n, 2, 48, 64)
+    m, _ = task.evaluate(obj, x, torch.arange(n_samples) % obj.n_instances)
+    return m, x
 
 
 def quality(folder: Path, n_samples: int, steps: int, seed: int = 0,
             device: str = "cpu") -> tuple[dict, dict, float, torch.Tensor]:
     """Metrics of unguided samples (drawn on ``device``) of the model in ``folder`` and of real validation
     excerpts (a data ceiling) against the targets."""
-    task = _task_on(Path(folder), device)
+    from tasks.music.models import load_denoiser
+
+    task = task_with(load_denoiser(Path(folder), device))
     obj = task.objective("all")
     t0 = time.time()
-    x = sample_unguided(task.build_family(), n_samples, steps, seed).cpu()  # (n, 2, 48, 64)
+    m_gen, x = unguided_metrics(task, n_samples, steps, seed)
     wall = time.time() - t0
-    inst = torch.arange(n_samples) % obj.n_instances
-    m_gen, _ = task.evaluate(obj, x, inst)
     val = torch.from_numpy(D.training_array("validation", augment=False)[:n_samples])
     m_val, _ = task.evaluate(obj, val, torch.arange(len(val)) % obj.n_instances)
     return m_gen, m_val, wall, x

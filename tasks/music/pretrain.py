@@ -14,7 +14,6 @@ from pathlib import Path
 
 import torch
 
-from bench.diffusion.ancestral import sample_unguided
 from bench.diffusion.schedules import gaussian_alphas_bar
 from bench.train import Batcher, RunDirs, TrainConfig, fit, gaussian, plot_curves, seeded, summary, val_loss_probe
 from bench.weights import write_manifest
@@ -45,16 +44,12 @@ def validation_rolls() -> torch.Tensor:
 def quality_probe(last: int, every: int = OA_EVERY, n_samples: int = OA_SAMPLES, steps: int = OA_STEPS):
     """Extra probe values every ``every`` steps and at ``last``: ``q_oa`` and ``q_nd_loss`` (note-density rule loss)
     of ``n_samples`` unguided samples of the probed (EMA) net, scored as the card scores them."""
-    from tasks.music.task import MusicTask
+    from tasks.music.card import task_with, unguided_metrics
 
     def extra(net: torch.nn.Module, step: int) -> dict[str, float]:
         if step % every and step != last:
             return {}
-        task = MusicTask(device=str(next(net.parameters()).device))
-        task.__dict__["network"] = net  # fills the cached_property: the probed net, never the committed one
-        obj = task.objective("all")
-        x = sample_unguided(task.build_family(), n_samples, steps, seed=0).cpu()  # (n, 2, 48, 64)
-        m, _ = task.evaluate(obj, x, torch.arange(n_samples) % obj.n_instances)
+        m, _ = unguided_metrics(task_with(net), n_samples, steps, seed=0)
         return {"q_oa": m["oa"], "q_nd_loss": m["loss_note_density"]}
     return extra
 
