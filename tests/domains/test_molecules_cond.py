@@ -133,6 +133,8 @@ def test_extend_adds_only_the_conditional_denoiser(tmp_path):
     out = cond.extend(tmp_path / "run", WEIGHTS, quick=True)
     new, old = (json.loads((f / "manifest.json").read_text()) for f in (out, WEIGHTS))
     assert "cond_denoiser.pt" in new
-    assert all(new[k] == v for k, v in old.items() if k not in ("pretrain_info.json", "cond_denoiser.pt"))
+    made = ("pretrain_info.json", "cond_denoiser.pt", cond.CURVES)  # what the extend stage writes
+    assert all(new[k] == v for k, v in old.items() if k not in made)
+    assert set(new) == set(old)
     assert cond.CARD_BEGIN in (out / "MODEL_CARD.md").read_text() and (out / cond.CURVES).exists()
     assert MASK_ID == V
