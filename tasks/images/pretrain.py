@@ -11,6 +11,8 @@ into a new run folder.
   oracle      held-out classifier, seed + 2, random-shift crops, no noise                     -> oracle.pt
   stats       oracle-feature sums/covariances of each class's test images (FID reference)      -> ref_stats.npz
   card        base-model quality numbers, ``manifest.json``, ``training_curves.png`` (``_flow.png``), ``MODEL_CARD.md``
+``--init WEIGHTS`` continues the ``unet`` from a trained weights folder (sha256-checked) under the FINETUNE recipe
+(a second warmup + cosine cycle); the other files are copied from that folder and the weak model stays its own.
 Data: Fashion-MNIST train split (the test split only for accuracy, val-loss probes and the FID reference).
 """
 from __future__ import annotations
@@ -38,7 +40,7 @@ from bench.train import (
     summary,
     val_loss_probe,
 )
-from bench.weights import write_manifest
+from bench.weights import checked_path, load_state, sha256, write_manifest
 from tasks.images import data
 from tasks.images.models import FLOW_TIME_SCALE, WEAK
 from tasks.images.net import GuideNet, OracleNet, UNet
@@ -49,6 +51,7 @@ UNET = {"ch": 32, "mult": (1, 2, 2), "emb": 128, "attn": (14, 7), "n_classes": 1
 LABEL_DROPOUT = 0.1
 DIFF = TrainConfig(steps=12000, batch=32, lr=1e-3, warmup=200, lr_floor=0.1, clip=1.0, ema=0.999, ema_warmup=True,
                    ckpt_every=200, probe_every=1000)
+FINETUNE = DIFF.with_(steps=10000, lr=5e-4, warmup=200)  # v3 (committed): v2's unet continued under this
 WEAK_STEP = 2000  # autoguidance's weak model: the EMA snapshot of this step of the same run (quick: the last)
 GENERATORS = ("unet", "flow")
 CLS = {"guide": TrainConfig(steps=0, batch=128, lr=2e-3, warmup=50, lr_floor=0.1, weight_decay=1e-4, probe_every=200),
@@ -84,17 +87,36 @@ def _snapshots(folder: Path):
     return save
 
 
-def train_generator(kind: str, runs: RunDirs, seed: int = 0, quick: bool = False, device: str = "cpu"):
+def _start_from(net: UNet, kind: str, init: Path, runs: RunDirs) -> dict:
+    """Load ``init``'s ``<kind>.pt`` into ``net``, copy init's other files into the run's weights folder (kept
+    there: the classifiers, the other generator, the weak models) and return the provenance of the start."""
+    state = load_state(init, f"{kind}.pt")
+    if state["config"] != net.config:
+        raise ValueError(f"--init {init}: {kind} config {state['config']} != this recipe's {net.config}")
+    net.load_state_dict(state["state"])
+    for f in Path(init).iterdir():
+        if f.is_file() and f.suffix != ".md" and f.name != "manifest.json" and not (runs.weights / f.name).exists():
+            shutil.copyfile(f, runs.weights / f.name)
+    start = json.loads((Path(init) / "train_log.json").read_text())[kind]
+    return {"init_from": str(init), "init_sha256": sha256(checked_path(init, f"{kind}.pt")),
+            "init_steps": start["steps"], "init_wall_s": start["wall_s"], "weak_step": start["weak_step"]}
+
+
+def train_generator(kind: str, runs: RunDirs, seed: int = 0, quick: bool = False, device: str = "cpu",
+                    init: Path | None = None):
     """Train the ``unet`` (ε, DDPM) or its ``flow`` twin (velocity) on the labelled train split; save the EMA
     weights to ``<kind>.pt`` and the early EMA snapshot (autoguidance's weak model) as ``weak.pt`` /
-    ``flow_weak.pt`` (``models.WEAK``)."""
+    ``flow_weak.pt`` (``models.WEAK``). With ``init`` (a weights folder): continue its ``<kind>.pt`` under
+    FINETUNE and keep its weak model."""
     xtr, ytr = data.load_split("train")
     xte, yte = data.load_split("test")
     x, y = data.to_model(xtr), torch.from_numpy(ytr).long()  # (60000, 1, 28, 28), (60000,)
     val = data.to_model(xte[:N_PROBE]), torch.from_numpy(yte[:N_PROBE]).long()
-    cfg = DIFF.with_(seed=seed + (3 if kind == "flow" else 0), device=device, **(QUICK if quick else {}))
+    recipe = DIFF if init is None else FINETUNE
+    cfg = recipe.with_(seed=seed + (3 if kind == "flow" else 0), device=device, **(QUICK if quick else {}))
     with seeded(cfg.seed):
         net = UNet(**UNET, time_scale=FLOW_TIME_SCALE if kind == "flow" else 1.0)
+    start = {} if init is None else _start_from(net, kind, Path(init), runs)
     null = UNET["n_classes"]
     loss = (flow(LABEL_DROPOUT, null) if kind == "flow"
             else gaussian(gaussian_alphas_bar("cosine"), "eps", label_dropout=LABEL_DROPOUT, null_label=null))
@@ -102,10 +124,10 @@ def train_generator(kind: str, runs: RunDirs, seed: int = 0, quick: bool = False
     probe = val_loss_probe(loss, val, extra=_snapshots(snaps))
     res = fit(kind, net, loss, Batcher((x, y), cfg.batch), cfg, runs.train(kind), probe)
     torch.save({"state": res.net.state_dict(), "config": res.net.config}, runs.weights / f"{kind}.pt")
-    info = summary(res, cfg)
-    weak_step = cfg.steps if quick else WEAK_STEP
-    shutil.copyfile(snaps / f"step{weak_step}.pt", runs.weights / f"{WEAK[kind]}.pt")
-    info["weak_step"] = weak_step
+    info = {**summary(res, cfg), **start}
+    if init is None:
+        info["weak_step"] = cfg.steps if quick else WEAK_STEP
+        shutil.copyfile(snaps / f"step{info['weak_step']}.pt", runs.weights / f"{WEAK[kind]}.pt")
     _save_summary(runs.weights, kind, {**info, "label_dropout": LABEL_DROPOUT})
     return res
 
@@ -137,12 +159,13 @@ def train_classifier(kind: str, runs: RunDirs, seed: int = 0, quick: bool = Fals
     return res
 
 
-def _plot(results: dict, weights: Path) -> None:
+def _plot(results: dict, weights: Path, finetune: bool = False) -> None:
     """Curves of the models trained in this call: the DDPM and classifiers in ``training_curves.png``, the flow
-    twin in ``training_curves_flow.png`` (so a flow-only run leaves the DDPM's curves in place)."""
+    twin in ``training_curves_flow.png`` (so a flow-only run leaves the DDPM's curves in place), a continued
+    unet in ``training_curves_finetune.png`` (the first run's curves stay)."""
     main = {k: v for k, v in results.items() if k != "flow"}
     if main:
-        plot_curves(main, weights / "training_curves.png")
+        plot_curves(main, weights / ("training_curves_finetune.png" if finetune else "training_curves.png"))
     if "flow" in results:
         plot_curves({"flow": results["flow"]}, weights / "training_curves_flow.png")
 
@@ -156,18 +179,20 @@ def _save_summary(out_dir: Path, key: str, info: dict) -> None:
 
 
 def pretrain(out_dir: Path, seed: int = 0, quick: bool = False, device: str = "cpu",
-             parts: tuple[str, ...] = ("guide", "oracle", *GENERATORS, "card"), threads: int = 1) -> Path:
+             parts: tuple[str, ...] = ("guide", "oracle", *GENERATORS, "card"), threads: int = 1,
+             init: Path | None = None) -> Path:
     """Train the models of the images task named in ``parts`` into the run folder ``out_dir`` (each resumes from
     its checkpoint), then (``card``) the FID reference, manifest and model card; returns its ``weights/``.
-    ``threads``: torch CPU threads (results can differ in the last float bits between thread counts)."""
+    ``threads``: torch CPU threads (results can differ in the last float bits between thread counts).
+    ``init``: a weights folder whose ``unet`` the run continues (FINETUNE); then ``parts`` may only be unet, card."""
     from tasks.images.card import reference_stats, write_card
 
     torch.set_num_threads(threads)
     runs = RunDirs(Path(out_dir))
     results = {k: train_classifier(k, runs, seed, quick, device) for k in ("guide", "oracle") if k in parts}
-    results.update({k: train_generator(k, runs, seed, quick, device) for k in GENERATORS if k in parts})
+    results.update({k: train_generator(k, runs, seed, quick, device, init) for k in GENERATORS if k in parts})
     if "card" in parts:
-        _plot(results, runs.weights)
+        _plot(results, runs.weights, init is not None)
         write_manifest(runs.weights)  # the card's loaders check every file against it
         reference_stats(runs.weights)
         write_card(runs.weights, seed, quick, device)
@@ -185,15 +210,21 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    ap.add_argument("--init", type=Path, default=None,
+                    help="weights folder whose unet to continue (FINETUNE recipe); with --part unet,card only")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     parts = tuple(x.strip() for x in a.part.split(","))
     unknown = set(parts) - {"guide", "oracle", *GENERATORS, "card"}
     if unknown:
         ap.error(f"--part: unknown {sorted(unknown)}; expected guide, oracle, unet, flow, card")
+    if a.init is not None and not set(parts) <= {"unet", "card"}:
+        ap.error(f"--init continues the unet only: expected --part unet,card, got {a.part}")
+    if a.init is not None and not (a.init / "manifest.json").exists():
+        ap.error(f"--init: {a.init} is not a weights folder (no manifest.json), e.g. tasks/images/weights")
     if a.threads < 1:
         ap.error(f"--threads: expected an integer >= 1, got {a.threads}")
-    print(pretrain(a.out, a.seed, a.quick, a.device, parts, a.threads))
+    print(pretrain(a.out, a.seed, a.quick, a.device, parts, a.threads, a.init))
 
 
 if __name__ == "__main__":
