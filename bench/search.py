@@ -48,7 +48,7 @@ class SearchSpec:
 
 def guided_steps(spec: SearchSpec, steps: int) -> list[bool]:
     """Which step indices branch."""
-    return [spec.K > 1 and i >= spec.window_start * steps for i in range(steps)]
+    return [spec.K > 1 and i >= spec.window_start * steps - 1e-9 for i in range(steps)]  # i/steps exact
 
 
 def search_counts(spec: SearchSpec, steps: int) -> Counts:
@@ -157,11 +157,21 @@ class SearchMethod(Method):
         return search_counts(self.spec(cfg), steps)
 
     shrink: str | None = None  # a branching knob lowered first when even width 1 does not fit (TreeG's K)
+    window: str | None = None  # then the start of the guided window is moved later (TreeG's window_start)
 
     def for_budget(self, cfg, budget: float, steps: int, cal: Calibration):
+        """Width 1 must fit first: lower ``shrink`` to 2, then guide only the latest window of steps that fits,
+        and only when no window fits lower ``shrink`` to 1 (no branching: the search is gone); then widen."""
         cap = budget * steps
-        while self.shrink and getattr(cfg, self.shrink) > 1 and self.cost(self.widen(cfg, 1), steps, cal) > cap:
+        fits = lambda c: self.cost(self.widen(c, 1), steps, cal) <= cap + 1e-9  # noqa: E731
+        while self.shrink and getattr(cfg, self.shrink) > 2 and not fits(cfg):
             cfg = replace(cfg, **{self.shrink: getattr(cfg, self.shrink) - 1})
+        if self.window and not fits(cfg):
+            later = [replace(cfg, **{self.window: i / steps}) for i in range(steps)
+                     if i / steps >= getattr(cfg, self.window)]
+            cfg = next((c for c in later if fits(c)), cfg)
+        if self.shrink and not fits(cfg):
+            cfg = replace(cfg, **{self.shrink: 1})
         return self.widen(cfg, fit_width(lambda w: self.cost(self.widen(cfg, w), steps, cal), cap))
 
     def reduces_to(self, cfg, steps: int, chains: int = 1) -> str | None:

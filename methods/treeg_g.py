@@ -34,6 +34,7 @@ class TreeGG(SearchMethod):
     Config = Config
     bounds = {"gamma": NONNEG, "value": Bound(choices=("mc", "pm")), "window_start": FRACTION}
     shrink = "K"
+    window = "window_start"  # when K = 2 does not fit: guide only the latest steps that do
     tunable = {"gamma": (0.25, 2.0, 8.0)}
 
     def spec(self, cfg: Config) -> SearchSpec:

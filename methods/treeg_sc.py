@@ -32,6 +32,7 @@ class TreeGSC(SearchMethod):
     Config = Config
     bounds = {"value": Bound(choices=("pm", "mc")), "window_start": FRACTION}
     shrink = "K"
+    window = "window_start"  # when K = 2 does not fit: guide only the latest steps that do
 
     def spec(self, cfg: Config) -> SearchSpec:
         return SearchSpec(A=cfg.A, K=cfg.K, select="top", window_start=cfg.window_start, value=cfg.value,

@@ -29,6 +29,7 @@ class TreeGSD(SearchMethod):
     Config = Config
     bounds = {"window_start": FRACTION}
     shrink = "K"  # at a budget where even A = 1 does not fit, fewer destination draws (K = 1: unguided)
+    window = "window_start"  # when K = 2 does not fit: guide only the latest steps that do
 
     def spec(self, cfg: Config) -> SearchSpec:
         return SearchSpec(A=cfg.A, K=cfg.K, branch="sd", select="top", window_start=cfg.window_start)

@@ -65,6 +65,38 @@ def test_metered_cost_matches_the_cost_model_and_fills_the_budget(task, method, 
         assert m.cost(up, STEPS, cal) > cap or plan.chains > 1, (cfg, m.cost(up, STEPS, cal), cap)
 
 
+WINDOWED = [k for k in METHODS if getattr(registry.methods().get(k), "window", None)]
+
+
+@pytest.mark.parametrize("task", list(TOYS))
+@pytest.mark.parametrize("method", WINDOWED)
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_a_tree_search_keeps_branching_by_guiding_fewer_steps_before_it_stops_branching(task, method, budget):
+    """The sizing order of the TreeG family: branches K lowered to 2, then the guided window shortened to the
+    latest steps that fit, and only when none fits K = 1 (unguided chains, marked ≡ none / best-of-n)."""
+    if not _compatible(task, method):
+        pytest.skip("incompatible pair (recorded as such by the runner)")
+    m, cal, b, cfg, _ = _setup(task, method, budget)
+    cap, start = b * STEPS, m.config()
+    fits = lambda c: m.cost(m.widen(c, 1), STEPS, cal) <= cap + 1e-9  # noqa: E731
+    if cfg.K == 1:  # no branching at all: even K = 2 on the last step alone does not fit
+        assert not fits(dataclasses.replace(start, K=2, window_start=(STEPS - 1) / STEPS))
+        assert m.reduces_to(cfg, STEPS) is not None
+        return
+    assert fits(cfg) and m.reduces_to(cfg, STEPS) is None
+    if cfg.window_start > start.window_start:  # the window moved: only after K reached 2, and by as little as fits
+        assert cfg.K == 2 and not fits(dataclasses.replace(cfg, window_start=cfg.window_start - 1 / STEPS))
+    elif cfg.K < start.K:  # K lowered: one more branch would not fit
+        assert not fits(dataclasses.replace(cfg, K=cfg.K + 1))
+
+
+def test_treeg_g_at_4x_is_a_search_on_every_toy():
+    """Its gradient-guided branch costs more than 4 forwards a step, so 4x used to size it to K = 1 (≡ best-of-n)."""
+    for task in TOYS:
+        m, _, _, cfg, _ = _setup(task, "treeg-g", "4x")
+        assert cfg.K >= 2 and 0 < cfg.window_start < 1 and m.reduces_to(cfg, STEPS) is None, (task, cfg)
+
+
 @pytest.mark.parametrize("method", ["smc", "tds"])
 @pytest.mark.parametrize("budget", ["1x", "4x", "16x"])
 def test_return_all_particles_per_sample_follow_the_budget_and_never_overshoot(method, budget):
