@@ -142,20 +142,29 @@ def write_baseline(path: Path, df: pd.DataFrame, meta: dict[str, str]) -> None:
 SETTINGS = ("n", "steps", "budgets", "seeds", "kernels", "threads")  # meta keys a partial update must share
 
 
-def _only(spec_path: Path, tasks: list[str], folder: Path) -> Path:
-    """A copy of the spec restricted to ``tasks`` (each must be one of the spec's) in ``folder``."""
+def _only(spec_path: Path, tasks: list[str] | None, methods: list[str] | None, folder: Path) -> Path:
+    """A copy of the spec restricted to ``tasks`` and ``methods`` (each must be one of the spec's) in ``folder``."""
+    from bench import registry
+
     doc = yaml.safe_load(Path(spec_path).read_text())
-    unknown = sorted(set(tasks) - set(doc["tasks"]))
+    unknown = sorted(set(tasks or ()) - set(doc["tasks"]))
     if unknown:
         raise ValueError(f"--tasks {','.join(unknown)}: not in {spec_path}; its tasks: {', '.join(doc['tasks'])}")
-    doc["tasks"] = {t: o for t, o in doc["tasks"].items() if t in tasks}
+    doc["tasks"] = {t: o for t, o in doc["tasks"].items() if not tasks or t in tasks}
+    if methods:
+        known = registry.methods().names() if doc.get("methods", "all") == "all" else doc["methods"]
+        unknown = sorted(set(methods) - set(known))
+        if unknown:
+            raise ValueError(f"--methods {','.join(unknown)}: not in {spec_path}; its methods: {', '.join(known)}")
+        doc["methods"] = list(methods)
     path = folder / "spec.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
 
 
-def _keep_others(out: Path, tasks: list[str], df: pd.DataFrame, meta: dict[str, str]) -> tuple[pd.DataFrame, dict]:
-    """Rows of tasks not rerun come from the existing baseline ``out``, whose settings must be this run's."""
+def _keep_others(out: Path, tasks: list[str] | None, methods: list[str] | None, df: pd.DataFrame,
+                 meta: dict[str, str]) -> tuple[pd.DataFrame, dict]:
+    """Rows of cells not rerun come from the existing baseline ``out``, whose settings must be this run's."""
     from bench.compare import KEY_COLUMNS, read_baseline
 
     old_meta, old = read_baseline(out)
@@ -163,28 +172,31 @@ def _keep_others(out: Path, tasks: list[str], df: pd.DataFrame, meta: dict[str, 
     if differ:
         raise ValueError(f"{out} was written with other settings ({', '.join(f'{k}={old_meta.get(k)}' for k in differ)}"
                          f"; this run: {', '.join(f'{k}={meta[k]}' for k in differ)}): regenerate it whole")
-    kept = old[~old["task"].isin(tasks)]
+    rerun = (old["task"].isin(tasks) if tasks else True) & (old["method"].isin(methods) if methods else True)
+    kept = old[~rerun]
     merged = pd.concat([kept, df], ignore_index=True).sort_values(KEY_COLUMNS, kind="stable", ignore_index=True)
-    updated = f"{','.join(sorted(tasks))}@{meta['git_sha']} (smoke_wall_s {meta['smoke_wall_s']})"
+    what = " ".join(f"{k}={','.join(sorted(v))}" for k, v in (("tasks", tasks), ("methods", methods)) if v)
+    updated = f"{what}@{meta['git_sha']} (smoke_wall_s {meta['smoke_wall_s']})"
     history = old_meta.get("updated")
     return merged, {**meta, "written_by": old_meta.get("written_by", meta["written_by"]),
                     "git_sha": old_meta.get("git_sha", ""), "smoke_wall_s": old_meta.get("smoke_wall_s", ""),
                     "updated": f"{history}; {updated}" if history else updated}
 
 
-def make_baseline(spec_path: Path, out: Path, work: Path | None = None,
-                  tasks: list[str] | None = None) -> tuple[pd.DataFrame, dict[str, float]]:
+def make_baseline(spec_path: Path, out: Path, work: Path | None = None, tasks: list[str] | None = None,
+                  methods: list[str] | None = None) -> tuple[pd.DataFrame, dict[str, float]]:
     """Run the smoke matrix under every kernel of the spec and write the baseline CSV; (rows, wall s per kernel).
-    With ``tasks``, only those tasks are rerun and the existing ``out`` keeps the other tasks' rows (for a task
-    whose weights changed); ``git_sha`` stays the rest's and ``updated`` lists each partial run's tasks and sha."""
+    With ``tasks`` and/or ``methods``, only those cells are rerun and the existing ``out`` keeps the other rows
+    (a task whose weights changed, a method whose sizing changed); ``git_sha`` stays the rest's and ``updated``
+    lists each partial run's tasks, methods and sha."""
     spec, written_by = load_spec(spec_path), "bench baseline --spec " + str(spec_path)
     sha, dirty = git_state()  # the code version the runs start from
     walls, cells = {}, {}
     with tempfile.TemporaryDirectory(dir=work) as tmp:
-        if tasks:
+        if tasks or methods:
             if not Path(out).exists():
-                raise FileNotFoundError(f"--tasks updates an existing baseline; {out} does not exist")
-            spec_path = _only(spec_path, tasks, Path(tmp))
+                raise FileNotFoundError(f"--tasks/--methods update an existing baseline; {out} does not exist")
+            spec_path = _only(spec_path, tasks, methods, Path(tmp))
         def one(kernel: str) -> None:  # each kernel is a one-thread subprocess: as many at once as there are cores
             folder = Path(tmp) / kernel
             walls[kernel] = run_kernel(spec_path, kernel, folder)
@@ -199,7 +211,7 @@ def make_baseline(spec_path: Path, out: Path, work: Path | None = None,
             "n": str(spec.n), "steps": str(spec.steps), "budgets": ",".join(spec.budgets),
             "seeds": ",".join(map(str, spec.seeds)), "kernels": ",".join(spec.kernels), "threads": "1",
             "smoke_wall_s": ",".join(f"{k}={v:.0f}" for k, v in walls.items())}
-    if tasks:
-        df, meta = _keep_others(Path(out), tasks, df, meta)
+    if tasks or methods:
+        df, meta = _keep_others(Path(out), tasks, methods, df, meta)
     write_baseline(out, df, meta)
     return df, walls

@@ -43,6 +43,19 @@ def _task_list(text: str) -> list[str]:
     return tasks
 
 
+def _method_list(text: str) -> list[str]:
+    """'treeg-g,dps' -> registry keys (aliases resolved); an unknown name is refused with the known ones."""
+    from bench import registry
+
+    names = [m.strip() for m in text.split(",") if m.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected a comma list of method names, e.g. treeg-g,dps; got {text!r}")
+    try:
+        return [registry.methods().resolve(m) for m in names]
+    except KeyError as err:  # registry.UnknownName: its message names the close matches and every method
+        raise argparse.ArgumentTypeError(err.args[0]) from None
+
+
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
     """Defaults shown on every flag that has one (not on store_true flags or required ones)."""
 
@@ -140,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tasks", type=_task_list, default=None,
                    help="comma list: rerun only these tasks (their weights changed) and keep the other tasks' rows "
                         "of the existing --out (same n, steps, budgets, seeds, kernels)")
+    p.add_argument("--methods", type=_method_list, default=None,
+                   help="comma list: rerun only these methods' cells (their sizing or code changed) and keep the "
+                        "other rows of the existing --out; with --tasks, only those tasks' cells of them")
     p = _sub(sub, "tune", "TFG-style beam search of a method's hyperparameters on dev seeds")
     p.add_argument("--task", required=True, help="task name")
     p.add_argument("--method", required=True, help="method name or alias")

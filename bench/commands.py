@@ -273,7 +273,7 @@ def cmd_smoke(args: argparse.Namespace) -> int:
 def cmd_baseline(args: argparse.Namespace) -> int:
     from bench.baseline import make_baseline
     from bench.compare import KEY_COLUMNS
-    df, walls = make_baseline(args.spec, args.out, tasks=args.tasks)
+    df, walls = make_baseline(args.spec, args.out, tasks=args.tasks, methods=args.methods)
     for task, kinds in df.groupby("task")["tol_kind"]:
         print(f"baseline: {task}: " + ", ".join(f"{k}={v}" for k, v in kinds.value_counts().items()))
     print(f"baseline: {args.out}: {len(df.drop_duplicates(KEY_COLUMNS))} cells, {len(df)} rows; smoke matrix "

@@ -171,10 +171,36 @@ def test_partial_baseline_reruns_only_the_named_tasks_and_keeps_the_rest(tmp_pat
     redone = back[back["task"] == "toyseq"]
     assert redone["value"].tolist() == full.loc[toy, "value"].tolist() and (redone["value"] != -1.0).all()
     assert len(back) == len(full) and new_meta["git_sha"] == meta["git_sha"]
-    assert new_meta["updated"].startswith("toyseq@") and "smoke_wall_s native=" in new_meta["updated"]
+    assert new_meta["updated"].startswith("tasks=toyseq@") and "smoke_wall_s native=" in new_meta["updated"]
     assert (new_meta["written_by"], new_meta["smoke_wall_s"]) == (meta["written_by"], meta["smoke_wall_s"])
     with pytest.raises(ValueError, match="not in"):
         make_baseline(spec, out, work=tmp_path, tasks=["music"])
     spec.write_text(spec.read_text().replace("n: 4", "n: 2"))
     with pytest.raises(ValueError, match="other settings"):
         make_baseline(spec, out, work=tmp_path, tasks=["toyseq"])
+
+
+def test_partial_baseline_by_method_reruns_only_that_methods_cells(tmp_path):
+    """`bench baseline --methods best-of-n`: best-of-n rows are rerun, every other method's rows (on every task)
+    are the old file's; an unknown method is refused before any run."""
+    import yaml
+
+    from bench.baseline import make_baseline
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump({"tasks": {"gmm": ["linear"]}, "methods": ["none", "best-of-n"],
+                                    "budgets": ["4x"], "seeds": [0], "n": 4, "steps": 8, "kernels": ["native"]}))
+    out = tmp_path / "smoke.csv"
+    make_baseline(spec, out, work=tmp_path)
+    meta, full = read_baseline(out)
+    planted = full.copy()
+    keep, redo = planted["method"] == "none", planted["method"] == "best-of-n"
+    planted.loc[keep, "value"] = 12345.0
+    planted.loc[redo, "value"] = -1.0
+    write_baseline(out, planted, meta)
+    make_baseline(spec, out, work=tmp_path, methods=["best-of-n"])
+    new_meta, back = read_baseline(out)
+    assert (back.loc[back["method"] == "none", "value"] == 12345.0).all() and int(keep.sum()) > 0
+    assert back.loc[back["method"] == "best-of-n", "value"].tolist() == full.loc[redo, "value"].tolist()
+    assert len(back) == len(full) and new_meta["updated"].startswith("methods=best-of-n@")
+    with pytest.raises(ValueError, match="not in"):
+        make_baseline(spec, out, work=tmp_path, methods=["smc"])
