@@ -17,6 +17,7 @@ _GAMMA = -7046029254386353131  # 0x9E3779B97F4A7C15 as int64
 _M1 = -4658895280553007687  # 0xBF58476D1CE4E5B9
 _M2 = -7723592293110705685  # 0x94D049BB133111EB
 BLOCK = 1 << 15  # words per block of a CPU draw (256 KB of int64 plus a scratch buffer: within L2)
+_U64 = {k: np.uint64(v & (2**64 - 1)) for k, v in (("gamma", _GAMMA), ("m1", _M1), ("m2", _M2))}
 
 
 def stream_seed(seed: int, index: int) -> int:
@@ -38,6 +39,22 @@ def splitmix64(z: torch.Tensor, inplace: bool = False) -> torch.Tensor:
     z.bitwise_xor_(_srl(z, 30, tmp)).mul_(_M1)
     z.bitwise_xor_(_srl(z, 27, tmp)).mul_(_M2)
     return z.bitwise_xor_(_srl(z, 31, tmp))
+
+
+def _words_numpy(keys: torch.Tensor, base: torch.Tensor, per_row: int) -> np.ndarray:
+    """The words of ``Streams._words`` computed in numpy's uint64 (CPU): the same wrapping arithmetic, with a
+    native logical shift instead of shift-and-mask, about 1.3x faster than torch's int64 ops for the same bits."""
+    k, b = keys.numpy().view(np.uint64), base.numpy().view(np.uint64)
+    z = np.arange(1, per_row + 1, dtype=np.uint64)[None, :] + b[:, None]  # (r, per_row): counter + 1
+    z *= _U64["gamma"]
+    z += k[:, None]  # key + (k + 1)·γ
+    tmp = np.empty_like(z)
+    for shift, mul in ((30, _U64["m1"]), (27, _U64["m2"]), (31, None)):
+        np.right_shift(z, np.uint64(shift), out=tmp)
+        z ^= tmp
+        if mul is not None:
+            z *= mul
+    return z
 
 
 class Streams:
@@ -70,6 +87,15 @@ class Streams:
         z = idx.add_(1).mul_(_GAMMA).add_(keys[:, None])  # key + (k + 1)·γ
         return splitmix64(z, inplace=True)
 
+    def _uniforms(self, keys: torch.Tensor, base: torch.Tensor, per_row: int) -> torch.Tensor:
+        """(r, per_row) float64 uniforms in [0, 1): the top 53 bits of each word times 2^-53."""
+        if self.device.type == "cpu":
+            z = _words_numpy(keys, base, per_row)
+            z >>= np.uint64(11)
+            return torch.from_numpy(z.astype(np.float64)).mul_(2.0**-53)
+        bits = self._words(keys, base, per_row)
+        return _srl(bits, 11, bits).double().mul_(2.0**-53)
+
     def _bits(self, owner: torch.Tensor, per_row: int) -> torch.Tensor:
         """(R, per_row) int64 random words of the rows' streams."""
         return self._words(*self._claim(owner, per_row), per_row)
@@ -88,8 +114,7 @@ class Streams:
         blocks = self._blocks(len(keys), size)
         for lo in blocks:
             hi = lo + blocks.step
-            bits = self._words(keys[lo:hi], base[lo:hi], size)  # (r, size)
-            out[lo:hi] = _srl(bits, 11, bits).double().mul_(2.0**-53)
+            out[lo:hi] = self._uniforms(keys[lo:hi], base[lo:hi], size)  # (r, size)
         return out.view(len(keys), *shape)
 
     def randn(self, owner: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
@@ -100,8 +125,7 @@ class Streams:
         blocks = self._blocks(len(keys), 2 * size)
         for lo in blocks:
             hi = lo + blocks.step
-            bits = self._words(keys[lo:hi], base[lo:hi], 2 * size)  # (r, 2·size)
-            u = _srl(bits, 11, bits).double().mul_(2.0**-53)
+            u = self._uniforms(keys[lo:hi], base[lo:hi], 2 * size)  # (r, 2·size)
             u1, u2 = u[:, :size], u[:, size:]
             out[lo:hi] = u1.neg_().log1p_().mul_(-2.0).sqrt_().mul_(u2.mul_(2 * torch.pi).cos_())  # Box–Muller
         return out.view(len(keys), *shape)

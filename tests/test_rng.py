@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from bench.rng import Streams, splitmix64, stream_seed
@@ -61,3 +62,16 @@ def test_draws_do_not_depend_on_batch_composition():
     whole = a.randn(torch.arange(6), (4, 5))  # (6, 4, 5)
     parts = torch.cat([b.randn(torch.tensor([4, 5]), (4, 5)), b.randn(torch.tensor([0, 1, 2, 3]), (4, 5))])
     assert torch.equal(whole[[4, 5, 0, 1, 2, 3]], parts)
+
+
+def test_numpy_words_are_the_torch_words_bit_for_bit():
+    """The CPU path computes the words in numpy uint64; the torch int64 path (other devices) must give the same
+    bits, including keys and counters whose products wrap past 2^63."""
+    from bench.rng import _words_numpy
+    gen = torch.Generator().manual_seed(0)
+    keys = torch.randint(-2**63, 2**63 - 1, (9,), generator=gen, dtype=torch.int64)
+    base = torch.cat([torch.tensor([0, 1, 2**62, 2**63 - 40]), torch.randint(0, 2**40, (5,), generator=gen)])
+    st = Streams(0, [0])
+    want = st._words(keys, base, 37)  # (9, 37) int64
+    got = torch.from_numpy(_words_numpy(keys, base, 37).view(np.int64))
+    assert torch.equal(got, want)
