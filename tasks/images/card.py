@@ -126,6 +126,11 @@ def _flow_curves(logs: dict) -> str:
     return " and `training_curves_flow.png` (the flow twin)" if "flow" in logs else ""
 
 
+def _finetune_curves(u: dict) -> str:
+    return (f"; the unet's continuation (steps {u['init_steps']:,} onwards, counted from 0) in "
+            "`training_curves_finetune.png`" if "init_steps" in u else "")
+
+
 def _flow_loss(logs: dict) -> str:
     f = logs.get("flow")
     return (f"- Flow twin (velocity MSE): final training loss {f['final_loss']:.4f}, validation loss "
@@ -134,6 +139,19 @@ def _flow_loss(logs: dict) -> str:
 
 def _row(name: str, what: str, log: dict, seed: int) -> str:
     return f"| `{name}` | {what} | {log.get('params')} | {seed} | {log.get('steps')} | {log.get('wall_s')} |"
+
+
+def _unet_row(u: dict, seed: int) -> str:
+    """The unet's row; a continued run (``--init``) shows the first run's steps and wall time plus its own."""
+    if "init_steps" not in u:
+        return _row("unet.pt", UNET_TXT, u, seed)
+    both = {**u, "steps": f"{u['init_steps']}+{u['steps']}", "wall_s": f"{u['init_wall_s']}+{u['wall_s']}"}
+    return _row("unet.pt", UNET_TXT + f"; continued from `{u['init_sha256'][:12]}` under the fine-tune recipe",
+                both, seed)
+
+
+def _total_steps(u: dict) -> int:
+    return int(u.get("init_steps", 0)) + int(u.get("steps", 0))
 
 
 def _recipes(logs: dict) -> str:
@@ -196,7 +214,7 @@ train split only; the 10,000-image test split is used for classifier accuracy an
 ## Files
 | file | what | params | seed | steps | wall (s) |
 |---|---|---|---|---|---|
-{_row("unet.pt", UNET_TXT, u, seed)}{extra}
+{_unet_row(u, seed)}{extra}
 {_row("guide.pt", GUIDE_TXT, g, seed + 1)}
 {_row("oracle.pt", ORACLE_TXT, o, seed + 2)}
 | `ref_stats.npz` | oracle-feature sum, outer-product sum, count: test images of each class and all | - | - | - | - |
@@ -204,9 +222,9 @@ train split only; the 10,000-image test split is used for classifier accuracy an
 | `quality.json`, `train_log.json` | the numbers below | - | - | - | - |
 
 Recipes (`bench.train`: AdamW, warmup + cosine LR): {_recipes(logs)}.
-The diffusion model sees {u.get('steps', 0) * u.get('recipe', {}).get('batch', 0):,} training images (about
-{u.get('steps', 0) * u.get('recipe', {}).get('batch', 0) / 60000:.2f} epochs).
-Curves: `training_curves.png`{_flow_curves(logs)}.
+The diffusion model sees {_total_steps(u) * u.get('recipe', {}).get('batch', 0):,} training images (about
+{_total_steps(u) * u.get('recipe', {}).get('batch', 0) / 60000:.2f} epochs).
+Curves: `training_curves.png`{_flow_curves(logs)}{_finetune_curves(u)}.
 The two classifiers never see each other: different architectures, seeds, augmentations; both trained on train.
 
 ## Quality
@@ -232,9 +250,17 @@ def write_card(out_dir: Path, seed: int = 0, quick: bool = False, device: str = 
     out_dir = Path(out_dir)
     quality = base_quality(out_dir, n=16 if quick else N_SAMPLES, steps=5 if quick else STEPS, device=device)
     (out_dir / "quality.json").write_text(json.dumps(quality, indent=2, sort_keys=True) + "\n")
-    logs = json.loads((out_dir / "train_log.json").read_text())
     write_manifest(out_dir)
+    render_card(out_dir, seed, quick)
+    log.info("model card written: %s", quality)
+
+
+def render_card(out_dir: Path, seed: int = 0, quick: bool = False) -> None:
+    """(Re)write ``MODEL_CARD.md`` from the folder's ``train_log.json`` and ``quality.json`` (no sampling; the
+    card is outside the manifest) with the task's calibration section."""
+    out_dir = Path(out_dir)
+    logs = json.loads((out_dir / "train_log.json").read_text())
+    quality = json.loads((out_dir / "quality.json").read_text())
     weak = {g: logs[g]["weak_step"] for g, f in WEAK.items() if (out_dir / f"{f}.pt").exists() and g in logs}
     (out_dir / "MODEL_CARD.md").write_text(render(logs, quality, seed, quick, weak))
     write_card_section("images", out_dir / "MODEL_CARD.md")
-    log.info("model card written: %s", quality)

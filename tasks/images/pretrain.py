@@ -194,7 +194,8 @@ def pretrain(out_dir: Path, seed: int = 0, quick: bool = False, device: str = "c
     if "card" in parts:
         _plot(results, runs.weights, init is not None)
         write_manifest(runs.weights)  # the card's loaders check every file against it
-        reference_stats(runs.weights)
+        if init is None:  # a continued unet keeps the first run's oracle, so its reference statistics too
+            reference_stats(runs.weights)
         write_card(runs.weights, seed, quick, device)
     return runs.weights
 

@@ -286,3 +286,38 @@ def test_quality_methods_are_incompatible_with_an_unconditional_attention_free_u
         rec = execute(Cell(task="images", method=method, objective="label=3", tiny=True, n=2, steps=2), tmp_path,
                       show_progress=False, cache=cache)
         assert rec["status"] == "incompatible", (method, rec["error"])
+
+
+@pytest.mark.slow
+def test_init_continues_the_unet_and_keeps_every_other_file(tmp_path):
+    """``python -m tasks.images.pretrain --part unet,card --init WEIGHTS`` (quick): the unet starts from the
+    committed one (provenance in train_log), every other committed file is copied unchanged (the weak model
+    too: it stays the first run's), the committed folder is not touched, and the card says the unet continued."""
+    from bench.weights import sha256
+    from tasks.images import pretrain
+
+    before = json.loads((WEIGHTS / "manifest.json").read_text())
+    out = pretrain.pretrain(tmp_path / "run", quick=True, parts=("unet", "card"), init=WEIGHTS)
+    new = json.loads((out / "manifest.json").read_text())
+    made = {"unet.pt", "train_log.json", "quality.json", "training_curves_finetune.png"}  # what the run writes
+    assert set(new) == set(before) | {"training_curves_finetune.png"}
+    assert all(new[k] == v for k, v in before.items() if k not in made)
+    assert new["unet.pt"] != before["unet.pt"]
+    u = json.loads((out / "train_log.json").read_text())["unet"]
+    assert u["init_sha256"] == sha256(WEIGHTS / "unet.pt") and u["weak_step"] == pretrain.WEAK_STEP
+    assert u["init_steps"] == json.loads((WEIGHTS / "train_log.json").read_text())["unet"]["steps"]
+    assert u["recipe"]["lr"] == pretrain.FINETUNE.lr
+    assert f"{u['init_steps']}+{u['steps']}" in (out / "MODEL_CARD.md").read_text()
+    assert json.loads((WEIGHTS / "manifest.json").read_text()) == before
+
+
+def test_init_is_refused_for_other_parts_and_for_a_folder_without_a_manifest(tmp_path, capsys):
+    from tasks.images import pretrain
+
+    for argv, msg in ((["--part", "guide,unet"], "--init continues the unet only"), ([], "continues the unet only"),
+                      (["--part", "unet"], None)):
+        init = WEIGHTS if msg else tmp_path  # the last: an empty folder
+        with pytest.raises(SystemExit):
+            pretrain.main(["--out", str(tmp_path / "run"), "--init", str(init), *argv])
+        assert (msg or "is not a weights folder") in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
