@@ -253,3 +253,23 @@ def test_cells_whose_sized_config_is_another_method_are_marked(tmp_path, caplog)
     assert {c.key.method: c.reduces_to for c in frame.cells if c.key.budget == "1x"} == {
         "none": None, "best-of-n": "none", "svdd": None, "smc on cfg:3": "cfg:3"}
     assert written
+
+
+def test_tables_of_an_older_task_version_are_marked_stale(tmp_path):
+    """A table whose records ran under another task version than this checkout's (new weights, changed scoring)
+    is listed at the top and marked (stale) in the best table and its own section; a current one is not."""
+    from bench import registry
+    now = str(registry.tasks().get("gmm").version)
+    old = str(int(now) - 1)
+    recs = [record(tmp_path, method=m, seed=s, task_version=old) for m in ("none", "best-of-n") for s in (0, 1)]
+    recs += [{**record(tmp_path, method=m, seed=s, task_version=now), "objective": "bump",
+              "cell": f"gmm|bump|{m}|1x|{s}"} for m in ("none", "best-of-n") for s in (0, 1)]
+    out = tmp_path / "report"
+    write_report(save(tmp_path, recs) / "records", out)
+    md = (out / "leaderboard.md").read_text()
+    line = f"stale: task gmm version {old} (this checkout: {now})"
+    assert f"- gmm / linear: {line}" in md and "gmm / bump: stale" not in md
+    assert "| gmm | linear (stale) |" in md and "| gmm | bump |" in md
+    section = md.split("## gmm / linear")[1].split("\n## ")[0]
+    assert f"**{line}" in section and "stale" not in md.split("## gmm / bump")[1].split("\n## ")[0]
+    assert "1 table(s) from an older task version" in (out / "index.html").read_text()

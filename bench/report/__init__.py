@@ -70,6 +70,7 @@ def write_report(records_dir: Path, out: Path, allow_dirty: bool = False, allow_
     frame = build_frame(records, root)
     rep = compute(frame, notes)
     rep.missing_samples = missing_samples(frame, root)
+    rep.stale = hygiene.stale_tables(latest(records))
     if rep.missing_samples:
         log.warning("%d scored records have no per-sample file under %s (listed in the report)",
                     len(rep.missing_samples), root)

@@ -58,6 +58,28 @@ def mixed_problems(records: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def stale_tables(records: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """Tables (task, objective) whose records are of another task version than this checkout's task (weights or
+    scoring changed since they ran): each with the line the report shows beside it. A task this checkout does not
+    have is left alone (its plugin is not installed)."""
+    from bench import registry
+    from bench.registry import UnknownName
+
+    versions: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for r in records:
+        versions[(r["task"], str(r.get("objective") or ""))].add(str(r.get("task_version", "?")))
+    out = {}
+    for (task, objective), got in sorted(versions.items()):
+        try:
+            now = str(registry.tasks().get(task).version)
+        except UnknownName:
+            continue
+        if got != {now}:
+            out[(task, objective)] = (f"stale: task {task} version {', '.join(sorted(got))} (this checkout: {now}); "
+                                      "the weights or scoring changed since these records ran, rerun to refresh")
+    return out
+
+
 def check(records: list[dict[str, Any]], allow_dirty: bool = False, allow_mixed: bool = False) -> list[str]:
     """Raise RecordHygieneError for refused records; return the accepted problems (shown in the report)."""
     dirty, mixed = dirty_problems(records), mixed_problems(records)

@@ -17,7 +17,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def best_section(rep: Report) -> str:
-    rows = [[e.task, e.objective, e.budget,
+    rows = [[e.task, e.objective + rep.stale_mark(e.task, e.objective), e.budget,
              e.method + text.same_as(e.cell) + (f" (tied: {', '.join(b.tied)})" if b.tied else ""), e.cell.main,
              text.interval(e.cell.interval(e.cell.main)), text.size(e.cell.interval(e.cell.main)),
              text.comparison(e.vs_reference)] for b in rep.best for e in [b.entry]]
@@ -52,6 +52,7 @@ def _task_section(rep: Report, task: str, objective: str) -> str:
     natural = ", ".join(obj.naturalness) or "none declared"
     out = [f"\n## {task} / {objective} — {main} ({cells[0].info(main).display}, "
            f"{'higher' if cells[0].info(main).higher_is_better else 'lower'} is better)\n\n",
+           f"**{rep.stale[(task, objective)]}.**\n\n" if (task, objective) in rep.stale else "",
            f"n = {n} samples per seed, {steps} steps. Naturalness metrics: {natural}.\n\n",
            "Mean [95% CI] (n×seeds):\n\n",
            _grid(rep, task, objective,
@@ -102,6 +103,9 @@ def write(rep: Report, path: Path) -> Path:
                      "".join(f"- {n}\n" for n in rep.notes))
     if rep.missing_text():
         parts.append(f"\n{rep.missing_text()}\n")
+    if rep.stale:
+        parts.append("\nTables from an older task version (marked (stale) below):\n\n" +
+                     "".join(f"- {t} / {o}: {line}\n" for (t, o), line in rep.stale.items()))
     parts += [best_section(rep), ranking_section(rep)]
     parts += [_task_section(rep, t, o) for t, o in rep.frame.groups()]
     parts.append(unscored_section(rep))

@@ -62,6 +62,11 @@ class Report:
     figures: dict[tuple[str, str], dict[str, Path]] = field(default_factory=dict)
     galleries: dict[CellKey, Path] = field(default_factory=dict)
     missing_samples: list[str] = field(default_factory=list)  # run ids whose per-sample file is missing
+    stale: dict[tuple[str, str], str] = field(default_factory=dict)  # tables of an older task version: the line
+
+    def stale_mark(self, task: str, objective: str) -> str:
+        """" (stale)" for a table of an older task version, else ""."""
+        return " (stale)" if (task, objective) in self.stale else ""
 
     def missing_text(self) -> str:
         """A visible line about missing per-sample files ("" when none are missing)."""

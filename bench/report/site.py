@@ -31,7 +31,9 @@ def _with_ties(method: str, tied: tuple[str, ...]) -> str:
 
 
 def best_table(rep: Report) -> str:
-    rows = [Row([Td(html=f'<a href="{task_page(e.task)}">{escape(e.task)}</a>'), Td(e.objective),
+    rows = [Row([Td(html=f'<a href="{task_page(e.task)}">{escape(e.task)}</a>'),
+                 Td(e.objective + rep.stale_mark(e.task, e.objective),
+                    cls="flag" if rep.stale_mark(e.task, e.objective) else ""),
                  Td(e.budget, sort=budget_x(e.budget)), Td(html=_with_ties(e.method, b.tied)), Td(e.cell.main),
                  Td(text.interval(e.cell.interval(e.cell.main)), sort=e.value),
                  Td(text.size(e.cell.interval(e.cell.main))), _cmp_td(e.vs_reference)])
@@ -77,6 +79,9 @@ def index_page(rep: Report) -> str:
             f'--allow-mixed)</summary><ul>{notes}</ul></details>' if notes else "",
             f'<details class="note flag"><summary>{len(rep.missing_samples)} record(s) without a per-sample file'
             f'</summary><p>{escape(rep.missing_text())}</p></details>' if rep.missing_text() else "",
+            f'<details class="note flag"><summary>{len(rep.stale)} table(s) from an older task version</summary>'
+            f'<ul>{"".join(f"<li>{escape(t)} / {escape(o)}: {escape(x)}</li>" for (t, o), x in rep.stale.items())}'
+            '</ul></details>' if rep.stale else "",
             "<h2>Best per task per budget</h2>\n", best_table(rep),
             f'<h2>Ranking per budget</h2>\n<p class="note">{escape(RANK_TEXT)}</p>\n', ranking_tables(rep),
             "<h2>Records not scored</h2>\n", unscored_table(rep), "<h2 id=\"methods\">Methods</h2>\n",
@@ -120,6 +125,8 @@ def task_body(rep: Report, task: str) -> str:
         natural = ", ".join(cells[0].objective.naturalness) or "none declared"
         out.append(f"<h2>{escape(obj)}</h2>\n<p class=\"note\">main metric {escape(cells[0].main)}; ranked cells "
                    f"at n = {n}, {steps} steps; naturalness metrics: {escape(natural)}</p>\n")
+        if (task, obj) in rep.stale:
+            out.append(f'<p class="note flag">{escape(rep.stale[(task, obj)])}</p>\n')
         out += [figure(p.as_posix(), f"{task} / {obj}: {kind}")
                 for kind, p in sorted(rep.figures.get((task, obj), {}).items())]
     rows = _cell_rows(rep, task)
