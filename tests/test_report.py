@@ -10,7 +10,7 @@ import pytest
 
 from bench import stats
 from bench.cli import main
-from bench.records import write_samples
+from bench.records import read_records, write_samples
 from bench.report import build_frame, write_report
 from bench.report.hygiene import RecordHygieneError
 from bench.report.model import compute
@@ -273,3 +273,22 @@ def test_tables_of_an_older_task_version_are_marked_stale(tmp_path):
     section = md.split("## gmm / linear")[1].split("\n## ")[0]
     assert f"**{line}" in section and "stale" not in md.split("## gmm / bump")[1].split("\n## ")[0]
     assert "1 table(s) from an older task version" in (out / "index.html").read_text()
+
+
+@pytest.mark.parametrize("hib", [True, False])
+def test_anchor_claims_compare_the_familys_best_with_the_best_other_guidance_method(tmp_path, hib):
+    """The claim's form on records: the family's best cell against the best other cell (none excluded), gain in
+    percent of the other's value, positive when the family is better under either metric direction."""
+    from bench.report import anchors
+    from bench.report.model import compute
+    vals = {"none": 9.0, "best-of-n": 2.0, "svdd": 4.0, "smc": 3.0}  # per-sample constant scores
+    recs = [record(tmp_path, method=m, seed=s, values=[v + 0.01 * s] * 8, hib=hib)
+            for m, v in vals.items() for s in (0, 1)]
+    save(tmp_path, recs)
+    rep = compute(build_frame(read_records(tmp_path / "records"), tmp_path), [])
+    claim = anchors.GainClaim("test", "toy", 10.0, "gmm", "linear", ("svdd", "smc"), "-")
+    (row,) = anchors.gain_rows(rep.entries, (claim,))
+    ours, other = ("svdd", "best-of-n") if hib else ("smc", "best-of-n")
+    assert (row.ours.method, row.best_other.method, row.budget) == (ours, other, "1x")  # none (9.0) never counts
+    want = 100 * ((4.005 - 2.005) if hib else (2.005 - 3.005)) / 2.005
+    assert row.gain_pct == pytest.approx(want)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench import stats
-from bench.report import text
+from bench.report import anchors, text
 from bench.report.model import HEADER, KEY_TEXT, RANK_TEXT, Report, unscored
 
 ALT = str.maketrans("[]", "()")  # brackets would end a markdown image's alt text
@@ -23,6 +23,15 @@ def best_section(rep: Report) -> str:
              text.comparison(e.vs_reference)] for b in rep.best for e in [b.entry]]
     return "\n## Best per task per budget\n\n" + _table(
         ["task", "objective", "budget", "best method", "metric", "mean [95% CI]", "n×seeds", "vs best-of-n"], rows)
+
+
+def anchors_section(rep: Report) -> str:
+    rows = anchors.table_rows(rep.entries)
+    if not rows:
+        return ""
+    notes = "".join(f"- {task}: {why}.\n" for task, why in anchors.differences())
+    return (f"\n## The anchors' claims beside ours\n\n{anchors.INTRO}\n\n" + _table(anchors.HEADER, rows)
+            + f"\nWhere our setting differs:\n\n{notes}")
 
 
 def ranking_section(rep: Report) -> str:
@@ -106,7 +115,7 @@ def write(rep: Report, path: Path) -> Path:
     if rep.stale:
         parts.append("\nTables from an older task version (marked (stale) below):\n\n" +
                      "".join(f"- {t} / {o}: {line}\n" for (t, o), line in rep.stale.items()))
-    parts += [best_section(rep), ranking_section(rep)]
+    parts += [best_section(rep), ranking_section(rep), anchors_section(rep)]
     parts += [_task_section(rep, t, o) for t, o in rep.frame.groups()]
     parts.append(unscored_section(rep))
     path.write_text("".join(parts))

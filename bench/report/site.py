@@ -6,7 +6,7 @@ from html import escape
 from pathlib import Path
 
 from bench import stats
-from bench.report import text
+from bench.report import anchors, text
 from bench.report.frame import Cell, budget_x
 from bench.report.html import Row, Td, figure, filters, method_link, page, table, task_page
 from bench.report.methods import method_pages, method_papers
@@ -72,6 +72,16 @@ def method_list(rep: Report) -> str:
     return f"<ul>{items}</ul>\n"
 
 
+def anchors_html(rep: Report) -> str:
+    rows = [Row([Td(c) for c in r]) for r in anchors.table_rows(rep.entries)]
+    if not rows:
+        return ""
+    why = "".join(f"<li>{escape(t)}: {escape(d)}</li>" for t, d in anchors.differences())
+    return (f"<h2>The anchors' claims beside ours</h2>\n<p class=\"note\">{escape(anchors.INTRO)}</p>\n"
+            + table(anchors.HEADER, rows, "anchors") + f'<details class="note"><summary>Where our setting differs'
+            f"</summary><ul>{why}</ul></details>\n")
+
+
 def index_page(rep: Report) -> str:
     notes = "".join(f"<li>{escape(n)}</li>" for n in rep.notes)
     body = [f'<p class="note">Statistics: {escape(stats.METHOD_TEXT)}</p><p class="note">{escape(KEY_TEXT)}</p>',
@@ -84,6 +94,7 @@ def index_page(rep: Report) -> str:
             '</ul></details>' if rep.stale else "",
             "<h2>Best per task per budget</h2>\n", best_table(rep),
             f'<h2>Ranking per budget</h2>\n<p class="note">{escape(RANK_TEXT)}</p>\n', ranking_tables(rep),
+            anchors_html(rep),
             "<h2>Records not scored</h2>\n", unscored_table(rep), "<h2 id=\"methods\">Methods</h2>\n",
             method_list(rep)]
     return page("guidebench leaderboard", "".join(body), nav(rep))
