@@ -99,7 +99,9 @@ def _start_from(net: UNet, kind: str, init: Path, runs: RunDirs) -> dict:
             shutil.copyfile(f, runs.weights / f.name)
     start = json.loads((Path(init) / "train_log.json").read_text())[kind]
     return {"init_from": str(init), "init_sha256": sha256(checked_path(init, f"{kind}.pt")),
-            "init_steps": start["steps"], "init_wall_s": start["wall_s"], "weak_step": start["weak_step"]}
+            "init_steps": int(start.get("init_steps", 0)) + int(start["steps"]),  # a continuation's total
+            "init_wall_s": round(float(start.get("init_wall_s", 0)) + float(start["wall_s"]), 1),
+            "weak_step": start["weak_step"]}
 
 
 def train_generator(kind: str, runs: RunDirs, seed: int = 0, quick: bool = False, device: str = "cpu",

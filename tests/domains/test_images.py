@@ -305,7 +305,8 @@ def test_init_continues_the_unet_and_keeps_every_other_file(tmp_path):
     assert new["unet.pt"] != before["unet.pt"]
     u = json.loads((out / "train_log.json").read_text())["unet"]
     assert u["init_sha256"] == sha256(WEIGHTS / "unet.pt") and u["weak_step"] == pretrain.WEAK_STEP
-    assert u["init_steps"] == json.loads((WEIGHTS / "train_log.json").read_text())["unet"]["steps"]
+    start = json.loads((WEIGHTS / "train_log.json").read_text())["unet"]
+    assert u["init_steps"] == start.get("init_steps", 0) + start["steps"]  # a continued model's total
     assert u["recipe"]["lr"] == pretrain.FINETUNE.lr
     assert f"{u['init_steps']}+{u['steps']}" in (out / "MODEL_CARD.md").read_text()
     assert json.loads((WEIGHTS / "manifest.json").read_text()) == before
