@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from bench.report import text
 from bench.report.frame import budget_x
 from bench.report.ranking import Entry
 
@@ -86,7 +87,6 @@ def gain_rows(entries: list[Entry], claims: tuple[GainClaim, ...] = CLAIMS) -> l
 
 def table_rows(entries: list[Entry]) -> list[list[str]]:
     """Text cells of the claims table (claim, paper's gain, our task, budget, ours, best other, our gain)."""
-    from bench.report import text
     return [[f"{r.claim.paper_task}: {r.claim.source}", f"+{r.claim.gain_pct:g}%",
              f"{r.claim.task} / {r.claim.objective}", r.budget,
              f"{r.ours.method} {text.interval(r.ours.cell.interval(r.ours.cell.main))}",

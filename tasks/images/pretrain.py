@@ -51,7 +51,7 @@ UNET = {"ch": 32, "mult": (1, 2, 2), "emb": 128, "attn": (14, 7), "n_classes": 1
 LABEL_DROPOUT = 0.1
 DIFF = TrainConfig(steps=12000, batch=32, lr=1e-3, warmup=200, lr_floor=0.1, clip=1.0, ema=0.999, ema_warmup=True,
                    ckpt_every=200, probe_every=1000)
-FINETUNE = DIFF.with_(steps=10000, lr=5e-4, warmup=200)  # v3 (committed): v2's unet continued under this
+FINETUNE = DIFF.with_(steps=10000, lr=5e-4, warmup=200)  # --init: the committed unet (12k) -> FID 76.4 at 22k
 WEAK_STEP = 2000  # autoguidance's weak model: the EMA snapshot of this step of the same run (quick: the last)
 GENERATORS = ("unet", "flow")
 CLS = {"guide": TrainConfig(steps=0, batch=128, lr=2e-3, warmup=50, lr_floor=0.1, weight_decay=1e-4, probe_every=200),
