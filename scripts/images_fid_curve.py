@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from bench.weights import put_card_section
-from tasks.images.card import FID_BAR, N_SAMPLES, STEPS, Scorer, sample_quality
+from tasks.images.card import FID_BAR, N_SAMPLES, STEPS, Scorer, sample_quality, total_steps
 
 BEGIN, END = "<!-- fid-curve: written by scripts/images_fid_curve.py -->", "<!-- /fid-curve -->"
 
@@ -74,9 +74,9 @@ def main() -> None:
             ap.error(f"--earlier {args.earlier}: {before['steps']} steps, but the unet continued {logs['init_steps']}")
         points.append((int(before["steps"]), float(json.loads((args.earlier / "quality.json").read_text())
                                                     ["unet"]["fid_all"])))
-    total = int(logs.get("init_steps", 0)) + int(logs["steps"])
-    points.append((total, float(quality["unet"]["fid_all"])))
-    wall_h = (float(logs.get("init_wall_s", 0)) + float(logs["wall_s"])) / 3600
+    points.append((total_steps(logs), float(quality["unet"]["fid_all"])))  # to the picked snapshot, if one was
+    own = total_steps(logs) - int(logs.get("init_steps", 0))  # this run's steps in the shipped unet
+    wall_h = (float(logs.get("init_wall_s", 0)) + float(logs["wall_s"]) * own / int(logs["steps"])) / 3600
     text = section(points, float(quality["real"]["fid_all"]), wall_h)
     put_card_section(args.weights / "MODEL_CARD.md", BEGIN, END, text)
     print(text)

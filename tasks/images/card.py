@@ -145,13 +145,35 @@ def _unet_row(u: dict, seed: int) -> str:
     """The unet's row; a continued run (``--init``) shows the first run's steps and wall time plus its own."""
     if "init_steps" not in u:
         return _row("unet.pt", UNET_TXT, u, seed)
-    both = {**u, "steps": f"{u['init_steps']}+{u['steps']}", "wall_s": f"{u['init_wall_s']}+{u['wall_s']}"}
-    return _row("unet.pt", UNET_TXT + f"; continued from `{u['init_sha256'][:12]}` under the fine-tune recipe",
-                both, seed)
+    both = {**u, "steps": f"{u['init_steps']}+{_own_steps(u)}", "wall_s": f"{u['init_wall_s']}+{u['wall_s']}"}
+    picked = (f"; the EMA snapshot at step {_own_steps(u)} of its {u['steps']}-step run (wall: the whole run)"
+              if "picked" in u else "")
+    return _row("unet.pt", UNET_TXT + f"; continued from `{u['init_sha256'][:12]}` under the fine-tune recipe"
+                + picked, both, seed)
 
 
-def _total_steps(u: dict) -> int:
-    return int(u.get("init_steps", 0)) + int(u.get("steps", 0))
+def _own_steps(u: dict) -> int:
+    """Steps of this run in the shipped weights: the picked snapshot's step (``pick``), else the run's."""
+    return int(u["picked"]["step"]) if "picked" in u else int(u.get("steps", 0))
+
+
+def total_steps(u: dict) -> int:
+    """Training steps in the shipped unet: a continued run's start plus its own (to the picked snapshot)."""
+    return int(u.get("init_steps", 0)) + _own_steps(u)
+
+
+def _picked(u: dict, quality: dict) -> str:
+    """How the shipped snapshot was chosen (``tasks.images.pick``), with every candidate's score."""
+    if "picked" not in u:
+        return ""
+    p = u["picked"]
+    scores = ", ".join(f"{k}: {v}" for k, v in sorted(p["fid_train"].items(), key=lambda kv: int(kv[0])))
+    step = str(p["step"])
+    return (f"\n- Shipped unet: the EMA snapshot at step {p['step']} of the run, the lowest FID against the oracle "
+            f"features of the {p['reference']} at sampler seed {p['seed']} ({p['n']} samples, {p['steps']} steps; "
+            f"never the test set or the card's seed 0), by step: {scores}. Its FID against the test images at "
+            f"seed {p['seed']} is {p['fid_test'][step]}, beside {quality['unet']['fid_all']} at seed 0 above: at "
+            "this n the sampler seed alone moves the FID by that much, so read the bar's verdict with it.")
 
 
 def _recipes(logs: dict) -> str:
@@ -222,8 +244,8 @@ train split only; the 10,000-image test split is used for classifier accuracy an
 | `quality.json`, `train_log.json` | the numbers below | - | - | - | - |
 
 Recipes (`bench.train`: AdamW, warmup + cosine LR): {_recipes(logs)}.
-The diffusion model sees {_total_steps(u) * u.get('recipe', {}).get('batch', 0):,} training images (about
-{_total_steps(u) * u.get('recipe', {}).get('batch', 0) / 60000:.2f} epochs).
+The diffusion model sees {total_steps(u) * u.get('recipe', {}).get('batch', 0):,} training images (about
+{total_steps(u) * u.get('recipe', {}).get('batch', 0) / 60000:.2f} epochs).
 Curves: `training_curves.png`{_flow_curves(logs)}{_finetune_curves(u)}.
 The two classifiers never see each other: different architectures, seeds, augmentations; both trained on train.
 
@@ -237,7 +259,7 @@ The two classifiers never see each other: different architectures, seeds, augmen
 
 {_quality_table(quality)}
 
-- {_bar(quality)}
+- {_bar(quality)}{_picked(u, quality)}
 - Oracle class histogram of the DDPM samples (classes 0..9): {q.get('oracle_class_hist')}; guide/oracle
   agreement on them: {q.get('guide_oracle_agreement')}.
 - Per-class FID floor (64 real train images of class k vs class-k test statistics), the best a method can hope

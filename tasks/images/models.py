@@ -20,7 +20,12 @@ FLOW_TIME_SCALE = 1000.0  # the velocity UNet sees τ ∈ [0, 1] scaled to the �
 
 def load_net(folder: Path, name: str, device: str | torch.device = "cpu") -> torch.nn.Module:
     """``folder/<name>.pt`` (a key of ``NETS``) as a network in eval mode without gradients."""
-    blob = load_state(folder, f"{name}.pt", device)
+    return build_net(name, load_state(folder, f"{name}.pt", device), device)
+
+
+def build_net(name: str, blob: dict[str, Any], device: str | torch.device = "cpu") -> torch.nn.Module:
+    """A ``NETS[name]`` network from a saved ``{"state", "config"}`` blob (a weights file or a training snapshot),
+    in eval mode without gradients."""
     net = NETS[name](**{k: tuple(v) if isinstance(v, list) else v for k, v in blob["config"].items()})
     net.load_state_dict(blob["state"])
     return net.to(device).eval().requires_grad_(False)

@@ -187,7 +187,8 @@ def pretrain(out_dir: Path, seed: int = 0, quick: bool = False, device: str = "c
     its checkpoint), then (``card``) the FID reference, manifest and model card; returns its ``weights/``.
     ``threads``: torch CPU threads (results can differ in the last float bits between thread counts).
     ``init``: a weights folder whose ``unet`` the run continues (FINETUNE); then ``parts`` may only be unet, card."""
-    from tasks.images.card import reference_stats, write_card
+    from tasks.images.card import N_SAMPLES, STEPS, reference_stats, write_card
+    from tasks.images.pick import pick
 
     torch.set_num_threads(threads)
     runs = RunDirs(Path(out_dir))
@@ -199,6 +200,8 @@ def pretrain(out_dir: Path, seed: int = 0, quick: bool = False, device: str = "c
         if init is None:  # a continued unet keeps the first run's oracle, so its reference statistics too
             reference_stats(runs.weights)
         write_card(runs.weights, seed, quick, device)
+    if "pick" in parts:  # after the card: it replaces the unet's entry only
+        pick(runs.root, n=16 if quick else N_SAMPLES, steps=5 if quick else STEPS)
     return runs.weights
 
 
@@ -208,7 +211,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=main.__doc__)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--part", default="guide,oracle,unet,flow,card",
-                    help="comma list of guide, oracle, unet, flow, card")
+                    help="comma list of guide, oracle, unet, flow, card, pick (choose the unet among the run's "
+                         "EMA snapshots: tasks.images.pick)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--device", default="cpu")
@@ -218,11 +222,11 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     parts = tuple(x.strip() for x in a.part.split(","))
-    unknown = set(parts) - {"guide", "oracle", *GENERATORS, "card"}
+    unknown = set(parts) - {"guide", "oracle", *GENERATORS, "card", "pick"}
     if unknown:
-        ap.error(f"--part: unknown {sorted(unknown)}; expected guide, oracle, unet, flow, card")
-    if a.init is not None and not set(parts) <= {"unet", "card"}:
-        ap.error(f"--init continues the unet only: expected --part unet,card, got {a.part}")
+        ap.error(f"--part: unknown {sorted(unknown)}; expected guide, oracle, unet, flow, card, pick")
+    if a.init is not None and not set(parts) <= {"unet", "card", "pick"}:
+        ap.error(f"--init continues the unet only: expected --part unet,card[,pick], got {a.part}")
     if a.init is not None and not (a.init / "manifest.json").exists():
         ap.error(f"--init: {a.init} is not a weights folder (no manifest.json), e.g. tasks/images/weights")
     if a.threads < 1:

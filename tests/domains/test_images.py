@@ -310,6 +310,56 @@ def test_init_continues_the_unet_and_keeps_every_other_file(tmp_path):
     assert u["recipe"]["lr"] == pretrain.FINETUNE.lr
     assert f"{u['init_steps']}+{u['steps']}" in (out / "MODEL_CARD.md").read_text()
     assert json.loads((WEIGHTS / "manifest.json").read_text()) == before
+    _check_pick(tmp_path / "run")
+
+
+def _check_pick(run):
+    """``pick`` on a quick run with a second snapshot (the committed unet as step 0): every snapshot is scored once
+    (a second pick reuses the scores), the lowest is installed byte for byte, the choice is in train_log and the
+    card, and the manifest matches the folder again."""
+    import torch
+
+    from bench.train.recipes import RunDirs
+    from bench.weights import checked_path
+    from tasks.images import pick
+
+    runs = RunDirs(run)
+    torch.save(torch.load(WEIGHTS / "unet.pt", weights_only=True), runs.train("unet") / "snapshots" / "step0.pt")
+    snaps = pick.snapshots(runs)
+    assert len(snaps) >= 2 and list(snaps) == sorted(snaps)
+    best = pick.pick(run, n=16, steps=5)
+    rows = [json.loads(r) for r in (runs.train("unet") / "pick_scores.jsonl").read_text().splitlines()]
+    assert sorted(r["step"] for r in rows) == list(snaps)
+    assert best == min(rows, key=lambda r: (r["fid_train"], r["step"]))["step"]
+    shipped, chosen = (torch.load(p, weights_only=True)["state"] for p in (runs.weights / "unet.pt", snaps[best]))
+    assert shipped.keys() == chosen.keys() and all(torch.equal(shipped[k], chosen[k]) for k in shipped)
+    u = json.loads((runs.weights / "train_log.json").read_text())["unet"]
+    assert u["picked"]["step"] == best and u["picked"]["seed"] == pick.PICK_SEED
+    assert f"EMA snapshot at step {best} of the run" in (runs.weights / "MODEL_CARD.md").read_text()
+    for name in json.loads((runs.weights / "manifest.json").read_text()):
+        checked_path(runs.weights, name)
+    assert pick.pick(run, n=16, steps=5) == best  # resumed: nothing rescored
+    assert len((runs.train("unet") / "pick_scores.jsonl").read_text().splitlines()) == len(rows)
+
+
+def test_pick_refuses_a_run_without_snapshots_or_without_a_card(tmp_path):
+    """``pick`` names what is missing before any sampling: the snapshots folder, then the card's files; and cached
+    scores of other settings (n, steps) are not reused."""
+    from bench.train.recipes import RunDirs
+    from tasks.images import pick
+
+    with pytest.raises(FileNotFoundError, match="no step<k>.pt snapshots"):
+        pick.pick(tmp_path)
+    snaps = RunDirs(tmp_path).train("unet") / "snapshots"
+    snaps.mkdir(parents=True)
+    (snaps / "step5.pt").write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match="quality.json, train_log.json; pick follows the card"):
+        pick.pick(tmp_path)
+    cache = tmp_path / "scores.jsonl"
+    row = {"step": 5, "seed": pick.PICK_SEED, "n": 16, "steps": 5, "fid_train": 1.0, "fid_test": 3.0}
+    cache.write_text(json.dumps(row) + "\n" + json.dumps({**row, "seed": 0, "n": 1000, "steps": 50}) + "\n")
+    assert pick._scores(cache, 16, 5) == {5: {"fid_train": 1.0, "fid_test": 3.0}}
+    assert pick._scores(cache, 1000, 50) == {}
 
 
 def test_init_is_refused_for_other_parts_and_for_a_folder_without_a_manifest(tmp_path, capsys):
