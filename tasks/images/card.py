@@ -176,6 +176,15 @@ def _picked(u: dict, quality: dict) -> str:
             "this n the sampler seed alone moves the FID by that much, so read the bar's verdict with it.")
 
 
+def _picked_loss(u: dict) -> str:
+    """A picked snapshot's validation loss beside the run's last (the final loss above is the run's, not its)."""
+    p = u.get("picked")
+    if not p or p.get("val_loss") is None:
+        return ""
+    return (f" The shipped snapshot (step {p['step']}) had validation loss {p['val_loss']:.4f}; the run's last "
+            f"probe {u.get('val_loss', float('nan')):.4f}.")
+
+
 def _recipes(logs: dict) -> str:
     """The optimisation recipe of each model, as `bench.train` ran it."""
     return "; ".join(f"{k} {json.dumps(v['recipe'])}" for k, v in sorted(logs.items()) if "recipe" in v)
@@ -251,7 +260,7 @@ The two classifiers never see each other: different architectures, seeds, augmen
 
 ## Quality
 - Classifier test accuracy (10,000 test images): guide (proxy) **{g.get('test_acc')}**, oracle **{o.get('test_acc')}**.
-- DDPM final training loss (mean over the last log interval): {u.get('final_loss', float('nan')):.4f}.
+- DDPM final training loss (mean over the last log interval): {u.get('final_loss', float('nan')):.4f}.{_picked_loss(u)}
 {_flow_loss(logs)}
 - Unguided samples: {q.get('n_samples')} per generator, {q.get('steps')} steps, η=1, x̂0 clipped to [-1, 1]
   (DDPM sampling wall {q.get('sampling_wall_s')} s); FID on oracle features vs all test images, k-NN manifold

@@ -320,7 +320,7 @@ def _check_pick(run):
     import torch
 
     from bench.train.recipes import RunDirs
-    from bench.weights import checked_path
+    from bench.weights import checked_path, sha256
     from tasks.images import pick
 
     runs = RunDirs(run)
@@ -338,7 +338,11 @@ def _check_pick(run):
     assert f"EMA snapshot at step {best} of the run" in (runs.weights / "MODEL_CARD.md").read_text()
     for name in json.loads((runs.weights / "manifest.json").read_text()):
         checked_path(runs.weights, name)
-    assert pick.pick(run, n=16, steps=5) == best  # resumed: nothing rescored
+    quality = (runs.weights / "quality.json").read_bytes()
+    assert json.loads(quality)["unet"]["weights_sha256"] == sha256(runs.weights / "unet.pt")
+    assert pick.pick(run, n=16, steps=5) == best  # resumed: nothing rescored, the card's entry not re-measured
+    assert (runs.weights / "quality.json").read_bytes() == quality
+    assert u["picked"]["val_loss"] is None or u["picked"]["val_loss"] > 0
     assert len((runs.train("unet") / "pick_scores.jsonl").read_text().splitlines()) == len(rows)
 
 
