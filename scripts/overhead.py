@@ -4,18 +4,23 @@ cost is the run's metered forward-equivalents (forwards + c_b·backward + c_r·r
 with the task's committed calibration); t_fwd is the time of one batched forward per row, measured at the
 method's own average batch size (NFE / calls). A ratio near 1 means the method's time is what the compute axis
 charges; far above 1 means a batching defect, per-step Python overhead or a stale calibration.
-Usage: python scripts/overhead.py [--budget 16x] [--n 64] [--tasks gmm,toyseq]
+A small n overstates the ratio (fixed per-step work is a larger share of a small batch: math `none` at 4x measured
+1.55 at n = 8 and 1.02 at n = 32), so ``--protocol results/protocol.yaml`` takes each task's n from the protocol,
+the n its committed matrix runs at.
+Usage: python scripts/overhead.py [--budget 16x] [--n 64 | --protocol FILE] [--tasks gmm,toyseq]
 """
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
 
 from bench import registry
 from bench.meter import Meter, OverBudgetMin
 from bench.method import Incompatible
+from bench.protocol import load_protocol
 from bench.runner import build_task, calibration, parse_budget, plan_budget, sample
 
 
@@ -33,43 +38,52 @@ def time_forward(task, batch: int, reps: int = 20) -> float:
     return sorted(times)[len(times) // 2] / batch
 
 
+def row(name: str, task, obj, key: str, n: int, budget_text: str) -> str | None:
+    """One method's line (None when the task cannot run it): cost, calls, mean batch, wall and the ratio."""
+    m = registry.methods().get(key)
+    try:
+        m.check(task.family_kind, obj.grad_proxy is not None, obj.answer is not None)
+        m.check_task(task, obj)  # a task-level need (a weak model, a label, attention to perturb)
+    except Incompatible:
+        return None
+    steps = task.default_steps
+    cal, budget = calibration(task, obj), parse_budget(budget_text)
+    cfg = m.for_budget(m.config(), budget, steps, cal)
+    plan = plan_budget(m, cfg, steps, n, budget, cal)
+    try:
+        plan.check()
+    except OverBudgetMin as err:
+        return f"{name:8s} {key:10s} {n:4d} over_budget_min ({err})"
+    meter = Meter(cap=plan.per_sample * n, cal=cal)
+    t0 = time.perf_counter()
+    sample(task, obj, m, cfg, n, steps, 0, meter, chains=plan.chains)
+    wall = time.perf_counter() - t0
+    batch = max(1, round(meter.nfe / max(1, meter.calls)))
+    fwd = time_forward(task, batch)
+    return (f"{name:8s} {key:10s} {n:4d} {meter.cost():10.1f} {meter.calls:6d} {batch:6d} {wall:8.2f} "
+            f"{wall / (meter.cost() * fwd):6.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--budget", default="16x")
     ap.add_argument("--n", type=int, default=64)
     ap.add_argument("--tasks", default="gmm,toyseq")
     ap.add_argument("--methods", default="all")
+    ap.add_argument("--protocol", type=Path, default=None, help="each task's n from this protocol file (not --n)")
     args = ap.parse_args()
+    proto = load_protocol(args.protocol).tasks if args.protocol else {}
     torch.set_num_threads(1)
     methods = registry.methods().names() if args.methods == "all" else args.methods.split(",")
-    print(f"{'task':8s} {'method':10s} {'cost':>10s} {'calls':>6s} {'batch':>6s} {'wall_s':>8s} {'ratio':>6s}")
+    print(f"{'task':8s} {'method':10s} {'n':>4s} {'cost':>10s} {'calls':>6s} {'batch':>6s} {'wall_s':>8s} "
+          f"{'ratio':>6s}")
     for name in args.tasks.split(","):
         task = build_task(name, False, "cpu")
         obj = task.objective(task.default_objective)
         for key in methods:
-            m = registry.methods().get(key)
-            try:
-                m.check(task.family_kind, obj.grad_proxy is not None, obj.answer is not None)
-                m.check_task(task, obj)  # a task-level need (a weak model, a label, attention to perturb)
-            except Incompatible:
-                continue
-            steps = task.default_steps
-            cal, budget = calibration(task, obj), parse_budget(args.budget)
-            cfg = m.for_budget(m.config(), budget, steps, cal)
-            plan = plan_budget(m, cfg, steps, args.n, budget, cal)
-            try:
-                plan.check()
-            except OverBudgetMin as err:
-                print(f"{name:8s} {key:10s} over_budget_min ({err})", flush=True)
-                continue
-            meter = Meter(cap=plan.per_sample * args.n, cal=cal)
-            t0 = time.perf_counter()
-            sample(task, obj, m, cfg, args.n, steps, 0, meter, chains=plan.chains)
-            wall = time.perf_counter() - t0
-            batch = max(1, round(meter.nfe / max(1, meter.calls)))
-            fwd = time_forward(task, batch)
-            print(f"{name:8s} {key:10s} {meter.cost():10.1f} {meter.calls:6d} {batch:6d} {wall:8.2f} "
-                  f"{wall / (meter.cost() * fwd):6.2f}", flush=True)
+            line = row(name, task, obj, key, proto[name].n if name in proto else args.n, args.budget)
+            if line is not None:
+                print(line, flush=True)
 
 
 if __name__ == "__main__":
