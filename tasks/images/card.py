@@ -38,7 +38,8 @@ FLOOR_N = 64  # sample size at which the real-data FID floor is reported (the ta
 
 
 @torch.no_grad()
-def _features(oracle: torch.nn.Module, x: torch.Tensor, batch: int = 1000) -> torch.Tensor:
+def oracle_features(oracle: torch.nn.Module, x: torch.Tensor, batch: int = 1000) -> torch.Tensor:
+    """The oracle's 64-d FID features of images ``x`` (N, 1, 28, 28), in batches."""
     return torch.cat([oracle.features(x[i:i + batch]) for i in range(0, len(x), batch)])  # (N, 64)
 
 
@@ -46,7 +47,7 @@ def reference_stats(out_dir: Path) -> None:
     """Write ``ref_stats.npz``: oracle-feature statistics of the test images of each class and of all classes."""
     oracle = load_net(out_dir, "oracle")
     xte, yte = data.load_split("test")
-    feats = _features(oracle, data.to_model(xte))  # (10000, 64)
+    feats = oracle_features(oracle, data.to_model(xte))  # (10000, 64)
     stats = {str(k): feature_stats(feats[torch.from_numpy(yte == k)]) for k in range(10)}
     stats["all"] = feature_stats(feats)
     save_ref(out_dir / "ref_stats.npz", stats)

@@ -27,7 +27,7 @@ from bench.diffusion.ancestral import sample_unguided
 from bench.train.recipes import RunDirs
 from bench.weights import sha256, write_manifest
 from tasks.images import data
-from tasks.images.card import N_SAMPLES, STEPS, Scorer, _features, render_card, sample_quality
+from tasks.images.card import N_SAMPLES, STEPS, Scorer, oracle_features, render_card, sample_quality
 from tasks.images.metrics import feature_stats, fid
 from tasks.images.models import build_net, load_net, unguided_family
 from tasks.images.objectives import quantize
@@ -47,7 +47,7 @@ def snapshots(runs: RunDirs) -> dict[int, Path]:
 def train_reference(weights: Path) -> dict:
     """Oracle-feature statistics of the 60,000 train images (the choice's reference; the card's is the test set)."""
     xtr, _ = data.load_split("train")
-    return feature_stats(_features(load_net(weights, "oracle"), data.to_model(xtr)))  # over (60000, 64) features
+    return feature_stats(oracle_features(load_net(weights, "oracle"), data.to_model(xtr)))  # (60000, 64) feats
 
 
 def score(blob: dict, sc: Scorer, ref: dict, n: int, steps: int, seed: int) -> dict[str, float]:
@@ -64,9 +64,10 @@ def _scores(path: Path, n: int, steps: int) -> dict[int, dict[str, float]]:
             if (r["seed"], r["n"], r["steps"]) == (PICK_SEED, n, steps)}
 
 
-def pick(run: Path, n: int = N_SAMPLES, steps: int = STEPS) -> int:
+def pick(run: Path, n: int = N_SAMPLES, steps: int = STEPS, seed: int = 0, quick: bool = False) -> int:
     """Score every snapshot of ``run`` (resuming), install the best as its ``weights/unet.pt``, re-measure the
-    unet's card entry and re-render the card; returns the chosen step."""
+    unet's card entry and re-render the card (``seed``, ``quick``: the run's, as the card states them); returns
+    the chosen step."""
     runs = RunDirs(Path(run))
     snaps = snapshots(runs)
     if not snaps:
@@ -90,12 +91,12 @@ def pick(run: Path, n: int = N_SAMPLES, steps: int = STEPS) -> int:
     _record(runs.weights, best, {k: done[k] for k in snaps}, n, steps, _val_loss(runs, best))
     write_manifest(runs.weights)
     quality, sha = json.loads((runs.weights / "quality.json").read_text()), sha256(runs.weights / "unet.pt")
-    if quality["unet"].get("weights_sha256") != sha:  # measured once per shipped unet (a rerun keeps the bytes)
+    if quality.get("unet", {}).get("weights_sha256") != sha:  # measured once per shipped unet (a rerun keeps the bytes)
         quality["unet"] = {**sample_quality(runs.weights, "unet", n, steps, Scorer.load(runs.weights)),
                            "weights_sha256": sha}
         (runs.weights / "quality.json").write_text(json.dumps(quality, indent=2, sort_keys=True) + "\n")
         write_manifest(runs.weights)
-    render_card(runs.weights)
+    render_card(runs.weights, seed, quick)
     return best
 
 

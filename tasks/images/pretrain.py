@@ -201,7 +201,7 @@ def pretrain(out_dir: Path, seed: int = 0, quick: bool = False, device: str = "c
             reference_stats(runs.weights)
         write_card(runs.weights, seed, quick, device)
     if "pick" in parts:  # after the card: it replaces the unet's entry only
-        pick(runs.root, n=16 if quick else N_SAMPLES, steps=5 if quick else STEPS)
+        pick(runs.root, n=16 if quick else N_SAMPLES, steps=5 if quick else STEPS, seed=seed, quick=quick)
     return runs.weights
 
 

@@ -327,7 +327,7 @@ def _check_pick(run):
     torch.save(torch.load(WEIGHTS / "unet.pt", weights_only=True), runs.train("unet") / "snapshots" / "step0.pt")
     snaps = pick.snapshots(runs)
     assert len(snaps) >= 2 and list(snaps) == sorted(snaps)
-    best = pick.pick(run, n=16, steps=5)
+    best = pick.pick(run, n=16, steps=5, quick=True)
     rows = [json.loads(r) for r in (runs.train("unet") / "pick_scores.jsonl").read_text().splitlines()]
     assert sorted(r["step"] for r in rows) == list(snaps)
     assert best == min(rows, key=lambda r: (r["fid_train"], r["step"]))["step"]
@@ -335,12 +335,13 @@ def _check_pick(run):
     assert shipped.keys() == chosen.keys() and all(torch.equal(shipped[k], chosen[k]) for k in shipped)
     u = json.loads((runs.weights / "train_log.json").read_text())["unet"]
     assert u["picked"]["step"] == best and u["picked"]["seed"] == pick.PICK_SEED
-    assert f"EMA snapshot at step {best} of the run" in (runs.weights / "MODEL_CARD.md").read_text()
+    card = (runs.weights / "MODEL_CARD.md").read_text()
+    assert f"EMA snapshot at step {best} of the run" in card and "QUICK SMOKE RUN" in card
     for name in json.loads((runs.weights / "manifest.json").read_text()):
         checked_path(runs.weights, name)
     quality = (runs.weights / "quality.json").read_bytes()
     assert json.loads(quality)["unet"]["weights_sha256"] == sha256(runs.weights / "unet.pt")
-    assert pick.pick(run, n=16, steps=5) == best  # resumed: nothing rescored, the card's entry not re-measured
+    assert pick.pick(run, n=16, steps=5, quick=True) == best  # resumed: nothing rescored or re-measured
     assert (runs.weights / "quality.json").read_bytes() == quality
     assert u["picked"]["val_loss"] is None or u["picked"]["val_loss"] > 0
     assert len((runs.train("unet") / "pick_scores.jsonl").read_text().splitlines()) == len(rows)
