@@ -83,6 +83,19 @@ def fid(features: OracleFeatures, ref: dict[str, np.ndarray], images: torch.Tens
     return float(metric.compute())
 
 
+def frechet_terms(feats: torch.Tensor, ref: dict[str, np.ndarray]) -> tuple[float, float]:
+    """(FID, its mean term ‖μ_g − μ_r‖²) of features ``feats`` (N, D) against reference statistics, in float64;
+    the same number as :func:`fid` on the images, with the mean term split out (the rest is the covariance term)."""
+    g = feats.detach().double().cpu()
+    n_r = float(ref["n"])
+    mu_r = torch.as_tensor(ref["sum"]) / n_r  # (D,)
+    cov_r = (torch.as_tensor(ref["cov_sum"]) - n_r * torch.outer(mu_r, mu_r)) / (n_r - 1)  # (D, D)
+    mu_g, cov_g = g.mean(0), torch.cov(g.t())  # (D,), (D, D)
+    mean_term = float(((mu_g - mu_r) ** 2).sum())
+    eig = torch.linalg.eigvals(cov_g @ cov_r).real.clamp(min=0)  # (D,) eigenvalues of Σ_g Σ_r
+    return mean_term + float(cov_g.trace() + cov_r.trace() - 2 * eig.sqrt().sum()), mean_term
+
+
 def diversity(feats: torch.Tensor) -> float:
     """Mean pairwise Euclidean distance between the rows of ``feats`` (N, D); NaN if N < 2."""
     n = feats.shape[0]
