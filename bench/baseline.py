@@ -70,17 +70,24 @@ def grid(spec: SmokeSpec) -> list:
             for s in spec.seeds]
 
 
-def run_smoke(spec: SmokeSpec, out: Path) -> tuple[dict[str, int], float, float]:
-    """Run the smoke matrix into ``out`` (one thread, always rerun); (status counts, wall s, CPU s)."""
+def run_smoke(spec: SmokeSpec, out: Path, workers: int = 1) -> tuple[dict[str, int], float, float]:
+    """Run the smoke matrix into ``out`` (one torch thread per process, always rerun), in this process or on
+    ``workers`` local processes (the records do not depend on it); (status counts, wall s, CPU s of this process
+    and its finished workers)."""
+    import resource
+
     import torch
 
-    from bench.executor import execute_or_error
+    from bench.executor import Pool, execute_or_error, run_cells
     torch.set_num_threads(1)  # a fixed reduction order: the thread count can change float results
-    t0, c0, cache, status = time.perf_counter(), time.process_time(), {}, {}
-    for cell in grid(spec):
-        rec = execute_or_error(cell, out, cache)
+    cpu = lambda: sum(resource.getrusage(w).ru_utime + resource.getrusage(w).ru_stime  # noqa: E731
+                      for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    t0, c0, cache, status = time.perf_counter(), cpu(), {}, {}
+    recs = (run_cells(grid(spec), out, Pool(workers, threads=1), resume=False) if workers > 1 else
+            (execute_or_error(cell, out, cache) for cell in grid(spec)))
+    for rec in recs:
         status[rec["status"]] = status.get(rec["status"], 0) + 1
-    return status, time.perf_counter() - t0, time.process_time() - c0
+    return status, time.perf_counter() - t0, cpu() - c0
 
 
 def run_kernel(spec_path: Path, kernel: str, out: Path) -> float:

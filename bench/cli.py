@@ -144,9 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = _sub(sub, "compare", "check records against a baseline CSV; exit 1 on drift")
     p.add_argument("--baseline", type=Path, required=True, help="baseline CSV (bench baseline)")
     p.add_argument("--records", type=Path, default=Path("runs/smoke"), help="records of a smoke run")
-    p = _sub(sub, "smoke", "run the CI smoke matrix of a spec (always reruns, one thread)")
+    p = _sub(sub, "smoke", "run the CI smoke matrix of a spec (always reruns, one thread per process)")
     p.add_argument("--spec", type=Path, default=Path("results/baselines/smoke.yaml"), help="smoke spec (YAML)")
     p.add_argument("--out", type=OUT, default=Path("runs/smoke"), help="output folder")
+    p.add_argument("--workers", type=POS, default=1,
+                   help="local worker processes, one thread each (the records do not depend on it)")
     p = _sub(sub, "baseline", "run the smoke matrix under each CPU kernel and write the baseline CSV")
     p.add_argument("--spec", type=Path, default=Path("results/baselines/smoke.yaml"), help="smoke spec (YAML)")
     p.add_argument("--out", type=Path, default=Path("results/baselines/smoke.csv"), help="baseline CSV written")

@@ -264,7 +264,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 def cmd_smoke(args: argparse.Namespace) -> int:
     from bench.baseline import load_spec, run_smoke
-    status, wall, cpu = run_smoke(load_spec(args.spec), args.out)
+    status, wall, cpu = run_smoke(load_spec(args.spec), args.out, workers=args.workers)
     print(f"smoke: {', '.join(f'{k}={v}' for k, v in sorted(status.items()))}; wall {wall:.1f} s, CPU {cpu:.1f} s "
           f"(records: {args.out / 'records'})")
     return 1 if status.get("error") else 0

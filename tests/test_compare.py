@@ -41,6 +41,14 @@ def test_rerun_matches_exactly(smoke_baseline, tmp_path):
     assert {"reward", "proxy", "usage.nfe"} <= set(df["metric"]) and "sample_s" not in set(df["metric"])
 
 
+def test_two_workers_match_the_one_process_baseline_exactly(smoke_baseline, tmp_path):
+    """`bench smoke --workers 2` (a process pool) writes the records the one-process baseline has, value for value."""
+    status, _, cpu = run_smoke(SPEC, tmp_path, workers=2)
+    assert status == {"ok": 18, "incompatible": 2} and cpu > 0
+    failures, lines = compare(smoke_baseline, tmp_path)
+    assert failures == 0, _failing(lines)
+
+
 def test_perturbing_one_method_output_fails_only_that_method(smoke_baseline, tmp_path, monkeypatch):
     method = registry.methods().get("svdd")
     run = method.run
