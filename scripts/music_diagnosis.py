@@ -59,8 +59,7 @@ def noised_real(fam, x0: torch.Tensor) -> dict[int, tuple[float, float]]:
     """(ambiguous share, sign accuracy) of x̂0 on real windows ``x0`` noised to each PROBE_T (fixed noise)."""
     gen, out = torch.Generator().manual_seed(0), {}
     for t in PROBE_T:
-        abar = float(fam.alphas_bar[t])
-        x_t = abar ** 0.5 * x0 + (1 - abar) ** 0.5 * torch.randn(x0.shape, generator=gen)  # (n, 2, 48, 64)
+        x_t = fam.noised(x0, torch.randn(x0.shape, generator=gen), t)  # (n, 2, 48, 64) the forward process
         a = fam.denoise(x_t, t).x0[:, 0]  # (n, 48, 64)
         out[t] = float((a.abs() < AMBIG).float().mean()), float(((a > 0) == (x0[:, 0] > 0)).float().mean())
     return out
