@@ -70,24 +70,27 @@ def grid(spec: SmokeSpec) -> list:
             for s in spec.seeds]
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and of its finished (reaped) child processes."""
+    import resource
+    return sum(resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
+               for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+
+
 def run_smoke(spec: SmokeSpec, out: Path, workers: int = 1) -> tuple[dict[str, int], float, float]:
     """Run the smoke matrix into ``out`` (one torch thread per process, always rerun), in this process or on
     ``workers`` local processes (the records do not depend on it); (status counts, wall s, CPU s of this process
     and its finished workers)."""
-    import resource
-
     import torch
 
     from bench.executor import Pool, execute_or_error, run_cells
     torch.set_num_threads(1)  # a fixed reduction order: the thread count can change float results
-    cpu = lambda: sum(resource.getrusage(w).ru_utime + resource.getrusage(w).ru_stime  # noqa: E731
-                      for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
-    t0, c0, cache, status = time.perf_counter(), cpu(), {}, {}
+    t0, c0, cache, status = time.perf_counter(), _cpu_seconds(), {}, {}
     recs = (run_cells(grid(spec), out, Pool(workers, threads=1), resume=False) if workers > 1 else
             (execute_or_error(cell, out, cache) for cell in grid(spec)))
     for rec in recs:
         status[rec["status"]] = status.get(rec["status"], 0) + 1
-    return status, time.perf_counter() - t0, cpu() - c0
+    return status, time.perf_counter() - t0, _cpu_seconds() - c0
 
 
 def run_kernel(spec_path: Path, kernel: str, out: Path) -> float:

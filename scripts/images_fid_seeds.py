@@ -25,7 +25,7 @@ from bench.stats import seed_interval
 from bench.weights import put_card_section, sha256
 from tasks.images import data
 from tasks.images.card import FID_BAR, N_SAMPLES, STEPS, Scorer
-from tasks.images.metrics import frechet_terms
+from tasks.images.metrics import fid_mean_term, fid_of_features
 from tasks.images.models import load_net, unguided_family
 from tasks.images.objectives import quantize
 
@@ -36,20 +36,19 @@ TRIM = 0.01  # share of largest-norm samples left out in the outlier diagnostic
 
 def row(name: str, f: torch.Tensor, ref: dict) -> dict:
     """One sample set's FID, mean term, and FID without its TRIM largest-norm samples."""
-    fid, mean_term = frechet_terms(f, ref)
     keep = f.norm(dim=1).argsort()[: len(f) - max(1, int(TRIM * len(f)))]  # (N',) smallest norms
-    return {"set": name, "n": len(f), "fid": fid, "mean_term": mean_term, "fid_trim": frechet_terms(f[keep], ref)[0]}
+    return {"set": name, "n": len(f), "fid": fid_of_features(f, ref), "mean_term": fid_mean_term(f, ref),
+            "fid_trim": fid_of_features(f[keep], ref)}
 
 
-def seed_features(weights: Path, sc: Scorer, seed: int, cache: Path) -> torch.Tensor:
-    """Oracle features (N_SAMPLES, 64) of the unet's unguided samples at sampler ``seed``, cached per unet sha."""
-    path = cache / f"unet_{sha256(weights / 'unet.pt')[:12]}_n{N_SAMPLES}_s{STEPS}_seed{seed}.pt"
+def seed_features(fam, sha: str, sc: Scorer, seed: int, cache: Path) -> torch.Tensor:
+    """Oracle features (N_SAMPLES, 64) of the unet family's unguided samples at sampler ``seed``, cached per
+    unet ``sha``."""
+    path = cache / f"unet_{sha[:12]}_n{N_SAMPLES}_s{STEPS}_seed{seed}.pt"
     if path.exists():
         return torch.load(path)
     log.info("sampling %d at seed %d", N_SAMPLES, seed)
-    fam = unguided_family(load_net(weights, "unet"))
-    x = quantize(sample_unguided(fam, N_SAMPLES, STEPS, seed=seed, batch=128))  # (N, 1, 28, 28)
-    f = sc.feat(x)  # (N, 64)
+    f = sc.feat(quantize(sample_unguided(fam, N_SAMPLES, STEPS, seed=seed, batch=128)))  # (N, 64)
     torch.save(f, path)
     return f
 
@@ -104,7 +103,8 @@ def main() -> None:
     args.cache.mkdir(parents=True, exist_ok=True)
     sc = Scorer.load(args.weights)
     ref = sc.ref["all"]
-    feats = [seed_features(args.weights, sc, s, args.cache) for s in range(args.seeds)]
+    fam, sha = unguided_family(load_net(args.weights, "unet")), sha256(args.weights / "unet.pt")
+    feats = [seed_features(fam, sha, sc, s, args.cache) for s in range(args.seeds)]
     gen = [row(f"unet, seed {s}", f, ref) for s, f in enumerate(feats)]
     pooled = row(f"unet, seeds 0-{args.seeds - 1} pooled", torch.cat(feats), ref)
     xtr, _ = data.load_split("train")

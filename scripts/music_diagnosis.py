@@ -21,10 +21,12 @@ from pathlib import Path
 
 import torch
 
-from bench.rng import Streams
+from bench.diffusion.ancestral import sample_unguided
 from bench.weights import put_card_section
 from tasks.music import data as D
+from tasks.music import rules as R
 from tasks.music.card import task_with
+from tasks.music.midi import binarize
 from tasks.music.models import load_denoiser
 from tasks.music.pretrain import STATS_FILE
 
@@ -35,24 +37,20 @@ PROBE_T = (800, 600, 400, 200, 100, 0)  # steps at which x̂0 is compared, traje
 
 def cells(x: torch.Tensor) -> tuple[float, float]:
     """(share of ambiguous roll cells, share of sounding cells that are single-sixteenth runs) of (B, 2, 48, 64)."""
-    roll = x[:, 0]  # (B, 48, 64)
-    on = roll > 0
-    prev = torch.nn.functional.pad(on, (1, 0))[..., :-1]  # (B, 48, 64) the cell before
-    nxt = torch.nn.functional.pad(on, (0, 1))[..., 1:]  # (B, 48, 64) the cell after
-    return float((roll.abs() < AMBIG).float().mean()), float((on & ~prev & ~nxt).sum() / on.sum().clamp(min=1))
+    on = binarize(x)[0]  # (B, 48, 64) bool, the task's decoding
+    ends = R.onsets(on[..., ::-1])[..., ::-1]  # (B, 48, 64) last cell of each run (an onset, read backwards)
+    return float((x[:, 0].abs() < AMBIG).float().mean()), float((R.onsets(on) & ends).sum() / max(on.sum(), 1))
 
 
 def sample(fam, n: int, steps: int, probe: bool = False) -> tuple[torch.Tensor, dict[int, float]]:
-    """``n`` unguided samples (seed 0) and, with ``probe``, the ambiguous share of x̂0 at the step nearest each
-    PROBE_T."""
-    owner, rng = torch.arange(n), Streams(0, range(n))
-    x, amb, want = fam.prior(rng, owner), {}, list(PROBE_T)
-    for t, s in fam.timesteps(steps):
-        d = fam.denoise(x, t)
+    """``n`` unguided samples (seed 0) and, with ``probe``, the ambiguous share of x̂0 at the first step at or
+    below each PROBE_T."""
+    amb, want = {}, list(PROBE_T)
+
+    def trace(t: int, pred) -> None:
         if probe and want and t <= want[0]:
-            amb[want.pop(0)] = float((d.x0[:, 0].abs() < AMBIG).float().mean())
-        x = fam.proposal(x, t, s, d).sample(rng, owner)  # (n, 2, 48, 64)
-    return x, amb
+            amb[want.pop(0)] = float((pred.x0[:, 0].abs() < AMBIG).float().mean())
+    return sample_unguided(fam, n, steps, seed=0, trace=trace), amb
 
 
 def noised_real(fam, x0: torch.Tensor) -> dict[int, tuple[float, float]]:

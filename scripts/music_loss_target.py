@@ -17,29 +17,20 @@ from pathlib import Path
 
 import torch
 
-from bench.diffusion.schedules import gaussian_alphas_bar
 from bench.diffusion.training import GAUSSIAN_TARGETS
-from bench.train import Batcher, RunDirs, fit, gaussian, seeded, val_loss_probe
+from bench.train import RunDirs
 from bench.weights import put_card_section
 from tasks.music import pretrain as P
 from tasks.music.card import OA_BAR, curve_rows
-from tasks.music.net import RollDenoiser
 
 BEGIN, END = "<!-- loss-target: written by scripts/music_loss_target.py -->", "<!-- /loss-target -->"
 PROBE_EVERY = 1000
 
 
 def train(out: Path, target: str, steps: int) -> Path:
-    """Train (or resume) the experiment's run; returns its log.csv."""
+    """Train (or resume) the experiment's run with the task's own training function; returns its log.csv."""
     runs = RunDirs(out)
-    train_x = torch.from_numpy(P.D.training_array("train") > 0)  # (N, 2, 48, 64) bool
-    cfg = P.RECIPE.with_(seed=0, device="cpu", steps=steps)
-    with seeded(0):
-        net = RollDenoiser(P.NET_CONFIG)
-    loss = gaussian(gaussian_alphas_bar("cosine"), target, prediction="v")
-    probe = val_loss_probe(loss, (P.validation_rolls(),), batch=256, extra=P.quality_probe(steps, every=PROBE_EVERY))
-    fit("denoiser", net, loss, Batcher((train_x,), cfg.batch, transform=P._to_pm1), cfg, runs.train("denoiser"),
-        probe)
+    P.train(runs, seed=0, target=target, steps=steps, oa_every=PROBE_EVERY)
     return runs.train("denoiser") / "log.csv"
 
 

@@ -5,14 +5,19 @@ Sample i always uses stream i of ``seed``, so the result does not depend on ``ba
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 
 from bench.rng import Streams
 
 
 @torch.no_grad()
-def sample_unguided(family, n: int, steps: int, seed: int = 0, batch: int | None = None) -> torch.Tensor:
-    """n unguided samples (n, *shape) in chunks of ``batch`` (default: all at once)."""
+def sample_unguided(family, n: int, steps: int, seed: int = 0, batch: int | None = None,
+                    trace: Callable[[int, Any], None] | None = None) -> torch.Tensor:
+    """n unguided samples (n, *shape) in chunks of ``batch`` (default: all at once); ``trace(t, pred)`` sees the
+    family's prediction at every step of every chunk (a diagnostic; it must not change its arguments)."""
     param = next(iter(family.net.parameters()), None) if isinstance(family.net, torch.nn.Module) else None
     device = param.device if param is not None else torch.device("cpu")  # analytic toy nets have no weights
     batch, out = batch or n, []
@@ -21,6 +26,9 @@ def sample_unguided(family, n: int, steps: int, seed: int = 0, batch: int | None
         rng = Streams(seed, range(lo, lo + len(owner)), device=device)
         x = family.prior(rng, owner)  # (B, *shape)
         for t, s in family.timesteps(steps):
-            x = family.proposal(x, t, s, family.denoise(x, t)).sample(rng, owner)  # (B, *shape)
+            pred = family.denoise(x, t)
+            if trace is not None:
+                trace(t, pred)
+            x = family.proposal(x, t, s, pred).sample(rng, owner)  # (B, *shape)
         out.append(x)
     return torch.cat(out)

@@ -70,30 +70,39 @@ def manifold(real: torch.Tensor, fake_feats: torch.Tensor) -> dict[str, float]:
     return prdc(real.to(fake_feats.device), fake_feats.float())
 
 
-def fid(features: OracleFeatures, ref: dict[str, np.ndarray], images: torch.Tensor) -> float:
-    """FID between ``images`` (N >= 2, model space) and the reference statistics, via torchmetrics."""
+class _GivenFeatures(nn.Module):
+    """torchmetrics feature module for rows that already are features (N, D): the identity."""
+
+    def __init__(self, num_features: int) -> None:
+        super().__init__()
+        self.num_features = num_features
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        return feats
+
+
+def fid_of_features(feats: torch.Tensor, ref: dict[str, np.ndarray]) -> float:
+    """FID between feature rows ``feats`` (N >= 2, D) and the reference statistics, via torchmetrics."""
     from torchmetrics.image.fid import FrechetInceptionDistance
 
-    metric = FrechetInceptionDistance(feature=features, reset_real_features=False)
+    metric = FrechetInceptionDistance(feature=_GivenFeatures(feats.shape[1]), reset_real_features=False)
     metric.real_features_sum = torch.as_tensor(ref["sum"], dtype=torch.float64)
     metric.real_features_cov_sum = torch.as_tensor(ref["cov_sum"], dtype=torch.float64)
     metric.real_features_num_samples = torch.as_tensor(int(ref["n"]))
-    metric.to(images.device)
-    metric.update(images, real=False)
+    metric.to(feats.device)
+    metric.update(feats, real=False)
     return float(metric.compute())
 
 
-def frechet_terms(feats: torch.Tensor, ref: dict[str, np.ndarray]) -> tuple[float, float]:
-    """(FID, its mean term ‖μ_g − μ_r‖²) of features ``feats`` (N, D) against reference statistics, in float64;
-    the same number as :func:`fid` on the images, with the mean term split out (the rest is the covariance term)."""
-    g = feats.detach().double().cpu()
-    n_r = float(ref["n"])
-    mu_r = torch.as_tensor(ref["sum"]) / n_r  # (D,)
-    cov_r = (torch.as_tensor(ref["cov_sum"]) - n_r * torch.outer(mu_r, mu_r)) / (n_r - 1)  # (D, D)
-    mu_g, cov_g = g.mean(0), torch.cov(g.t())  # (D,), (D, D)
-    mean_term = float(((mu_g - mu_r) ** 2).sum())
-    eig = torch.linalg.eigvals(cov_g @ cov_r).real.clamp(min=0)  # (D,) eigenvalues of Σ_g Σ_r
-    return mean_term + float(cov_g.trace() + cov_r.trace() - 2 * eig.sqrt().sum()), mean_term
+def fid(features: OracleFeatures, ref: dict[str, np.ndarray], images: torch.Tensor) -> float:
+    """FID between ``images`` (N >= 2, model space) and the reference statistics (their oracle features)."""
+    return fid_of_features(features(images), ref)
+
+
+def fid_mean_term(feats: torch.Tensor, ref: dict[str, np.ndarray]) -> float:
+    """The FID's mean term ‖μ_g − μ_r‖² of feature rows ``feats`` (N, D); the rest is the covariance term."""
+    mu_r = torch.as_tensor(ref["sum"]) / float(ref["n"])  # (D,) float64
+    return float(((feats.detach().double().cpu().mean(0) - mu_r) ** 2).sum())
 
 
 def diversity(feats: torch.Tensor) -> float:

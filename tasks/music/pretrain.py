@@ -54,16 +54,19 @@ def quality_probe(last: int, every: int = OA_EVERY, n_samples: int = OA_SAMPLES,
     return extra
 
 
-def train(runs: RunDirs, seed: int = 0, quick: bool = False, device: str = "cpu"):
-    """Train the denoiser; returns the training result and the stats the card prints."""
+def train(runs: RunDirs, seed: int = 0, quick: bool = False, device: str = "cpu", target: str = "eps",
+          steps: int | None = None, oa_every: int = OA_EVERY):
+    """Train the denoiser; returns the training result and the stats the card prints. ``target``: the loss's
+    space (the committed recipe's ε-MSE; ``scripts/music_loss_target.py`` tries others), ``steps``: the recipe's
+    unless given, ``oa_every``: steps between quality probes."""
     train_x = torch.from_numpy(D.training_array("train") > 0)  # (N, 2, 48, 64) bool
     val_x = validation_rolls()  # (M, 2, 48, 64) in {-1, 1}
     log.info("train windows (x12 keys): %d, validation windows: %d", len(train_x), len(val_x))
-    cfg = RECIPE.with_(seed=seed, device=device, **(QUICK if quick else {}))
+    cfg = RECIPE.with_(seed=seed, device=device, **({"steps": steps} if steps else {}), **(QUICK if quick else {}))
     with seeded(seed):
         net = RollDenoiser(NET_CONFIG)
-    loss = gaussian(gaussian_alphas_bar("cosine"), "eps", prediction="v")  # a v-network under the ε-MSE
-    extra = quality_probe(cfg.steps, n_samples=4 if quick else OA_SAMPLES, steps=5 if quick else OA_STEPS)
+    loss = gaussian(gaussian_alphas_bar("cosine"), target, prediction="v")  # a v-network (default: the ε-MSE)
+    extra = quality_probe(cfg.steps, oa_every, n_samples=4 if quick else OA_SAMPLES, steps=5 if quick else OA_STEPS)
     probe = val_loss_probe(loss, (val_x[:64] if quick else val_x,), batch=256, extra=extra)
     res = fit("denoiser", net, loss, Batcher((train_x,), cfg.batch, transform=_to_pm1), cfg,
               runs.train("denoiser"), probe)
