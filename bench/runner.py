@@ -166,6 +166,9 @@ def _record_base(cell: Cell, task: Task, objective, method, cfg, steps: int, n: 
         payload["precision"] = cell.precision
     if cell.eta is not None:  # and a sampler setting other than the task's
         payload["eta"] = cell.eta
+    noise = task.build_family().noise
+    if noise is not None:  # a family drawing normals: a change of their generator is a different config
+        payload["normals"] = noise
     hashed = {**payload, "calibration": dataclasses.asdict(calibration(task, objective))}  # prices set the widths
     key = f"{task.name}|{objective.name}|{method.key}|{cell.budget}|{cell.seed}"
     return {"schema_version": SCHEMA_VERSION, "run_id": "", "git_sha": sha, "git_dirty": dirty, **payload,

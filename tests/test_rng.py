@@ -3,6 +3,7 @@ plain-Python SplitMix64; draws depend only on (stream key, counter), not on batc
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import numpy as np
 import torch
@@ -47,14 +48,84 @@ def test_finaliser_leaves_its_input_alone_unless_asked():
     assert torch.equal(splitmix64(z.clone(), inplace=True), out)
 
 
-def test_uniforms_and_normals_are_the_reference_transform_of_the_words():
-    st, ref = Streams(3, [0]), splitmix64_reference(stream_seed(3, 0), 4)
+def test_uniforms_are_the_reference_transform_of_the_words():
+    st, ref = Streams(3, [0]), splitmix64_reference(stream_seed(3, 0), 2)
     u = st.rand(torch.tensor([0]), (2,))[0].tolist()
     assert u == [(w >> 11) * 2.0**-53 for w in ref[:2]]
-    z = st.randn(torch.tensor([0]), (1,))[0, 0].item()
-    u1, u2 = ((w >> 11) * 2.0**-53 for w in ref[2:4])
-    want = math.sqrt(-2.0 * math.log1p(-u1)) * math.cos(2 * math.pi * u2)
-    assert abs(z - want) <= 1e-6 * max(1.0, abs(want))  # float32 of the float64 Box-Muller value
+
+
+# The ziggurat, written again from its definition on Python floats (Marsaglia & Tsang's R and V; Doornik's layout:
+# layer i covers |x| < X[i], its rectangle |x| < X[i+1]).
+ZR, ZV, SUB, M52 = 3.6541528853610088, 0.00492867323399, 0x5DEECE66D2545F49, (1 << 52) - 1
+
+
+def _density(x: float) -> float:
+    return math.exp(-0.5 * x * x)
+
+
+def _edges() -> list[float]:
+    xs = [ZV / _density(ZR), ZR]
+    while len(xs) < 256:
+        xs.append(math.sqrt(-2.0 * math.log(ZV / xs[-1] + _density(xs[-1]))))
+    return [*xs, 0.0]
+
+
+def ziggurat_reference(word: int, edges: list[float]) -> tuple[float, str]:
+    """One normal from one unsigned 64-bit word, and which path made it (fast / wedge / tail)."""
+    def fast(w: int) -> tuple[int, bool, float, bool]:
+        i, neg, u = w & 255, bool(w >> 8 & 1), ((w >> 12) & M52) * 2.0**-52
+        return i, neg, u * edges[i], u < edges[i + 1] / edges[i]
+
+    i, neg, x, ok = fast(word)
+    if ok:
+        return (-x if neg else x), "fast"
+    sub = splitmix64_reference(word ^ SUB, 60)  # the rejected word's sub-stream: three words a round
+    for rnd in range(20):
+        u0, u1 = ((w >> 11) * 2.0**-53 for w in sub[3 * rnd:3 * rnd + 2])
+        if i == 0:
+            e1, e2 = -math.log1p(-u0) / ZR, -math.log1p(-u1)
+            if 2.0 * e2 > e1 * e1:
+                return (-(ZR + e1) if neg else ZR + e1), "tail"
+            continue
+        if _density(edges[i]) + u0 * (_density(edges[i + 1]) - _density(edges[i])) < _density(x):
+            return (-x if neg else x), "wedge"
+        i, neg, x, ok = fast(sub[3 * rnd + 2])
+        if ok:
+            return (-x if neg else x), "wedge"
+    raise AssertionError("no draw in 20 rounds")
+
+
+def test_normals_are_the_reference_ziggurat_of_the_words():
+    """100,000 normals of one stream, bit for bit (as float32) the reference ziggurat of its SplitMix64 words,
+    with every path taken: the fast one, a wedge's redraw and the base layer's tail."""
+    n, edges = 100_000, _edges()
+    got = Streams(5, [0]).randn(torch.tensor([0]), (n,))[0].numpy()  # (n,) float32
+    ref = [ziggurat_reference(w, edges) for w in splitmix64_reference(stream_seed(5, 0), n)]
+    paths = Counter(p for _, p in ref)
+    assert paths["wedge"] > 0 and paths["tail"] > 0, paths
+    assert np.array_equal(got, np.array([v for v, _ in ref], dtype=np.float32))
+
+
+def test_normals_agree_between_the_numpy_and_torch_paths():
+    """Other devices run the ziggurat in torch; on the same words it must give the same bits as numpy."""
+    a, b = Streams(11, range(40)), Streams(11, range(40))
+    b.numpy = False
+    owner = torch.arange(40).repeat(3)
+    assert torch.equal(a.randn(owner, (7, 61)), b.randn(owner, (7, 61)))
+
+
+def test_normals_are_standard_normal():
+    """2^21 draws from many streams: Kolmogorov–Smirnov, the mass beyond the base layer's edge R (the tail
+    path) and a 64-bin chi-square, each at a false-alarm rate of 1e-6."""
+    from scipy import stats
+    x = Streams(0, range(256)).randn(torch.arange(256), (8192,)).double().flatten().numpy()  # (2^21,)
+    n, alpha = x.size, 1e-6
+    assert stats.kstest(x, "norm").pvalue > alpha
+    p_tail = 2 * stats.norm.sf(ZR)
+    z = ((np.abs(x) > ZR).sum() - n * p_tail) / math.sqrt(n * p_tail * (1 - p_tail))
+    assert abs(z) < stats.norm.isf(alpha / 2)
+    counts = np.bincount(np.minimum((stats.norm.cdf(x) * 64).astype(int), 63), minlength=64)
+    assert stats.chisquare(counts).pvalue > alpha
 
 
 def test_draws_do_not_depend_on_batch_composition():
@@ -75,3 +146,17 @@ def test_numpy_words_are_the_torch_words_bit_for_bit():
     want = st._words(keys, base, 37)  # (9, 37) int64
     got = torch.from_numpy(_words_numpy(keys, base, 37).view(np.int64))
     assert torch.equal(got, want)
+
+
+def test_records_of_a_family_drawing_normals_hash_their_generator(monkeypatch):
+    """A change of the normal draws changes every continuous record's values, so it must change their config
+    hash (resume and the CI baseline key on it); discrete families draw uniforms only and hash as before."""
+    from bench.diffusion.gaussian import GaussianFamily
+    from bench.rng import NORMALS
+    from bench.runner import Cell, header
+    gmm, toy = (Cell(task=t, method="none", objective=o, n=8, steps=4) for t, o in (("gmm", "linear"),
+                                                                                     ("toyseq", "pattern")))
+    before = header(gmm)
+    assert before["normals"] == NORMALS and "normals" not in header(toy)
+    monkeypatch.setattr(GaussianFamily, "noise", NORMALS + "-next")
+    assert header(gmm)["config_hash"] != before["config_hash"]

@@ -46,6 +46,7 @@ class Family(Protocol):
     """Sampler primitives over a task's network ``net``; t runs from noise (first) to clean (last s)."""
 
     net: Any
+    noise: str | None  # the version of the normal draws it makes (bench.rng.NORMALS), None when it makes none
 
     def timesteps(self, steps: int) -> list[tuple[Any, Any]]:
         """(t, s) pairs from noise to data; only the last s is clean."""

@@ -24,7 +24,7 @@ from torch import nn
 
 from bench.diffusion.prediction import Rows, check_prediction, eps_from_v, eps_from_x0, x0_from_eps
 from bench.diffusion.schedules import SPACINGS, T_TRAIN, gaussian_alphas_bar, gaussian_timesteps
-from bench.rng import Streams
+from bench.rng import NORMALS, Streams
 
 
 @dataclass
@@ -64,6 +64,7 @@ class GaussianFamily:
     """DDPM/DDIM sampler primitives over a task's network (ε, x0 or v prediction)."""
 
     kind = "continuous"
+    noise = NORMALS  # its draws are normals (bench.rng), so its records hash the generator's version
 
     def __init__(self, net: nn.Module, shape: tuple[int, ...], schedule: str = "cosine", eta: float = 1.0,
                  clip: float | None = None, prediction: str = "eps", spacing: str = "linspace") -> None:

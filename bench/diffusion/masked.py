@@ -66,6 +66,7 @@ class MaskedFamily:
     """MDLM sampler primitives over a task's logit network."""
 
     kind = "discrete"
+    noise = None  # uniforms only (their transform has not changed since the first records)
 
     def __init__(self, net: nn.Module, length: int, vocab: int, prompt: torch.Tensor | None = None,
                  owner_instance: torch.Tensor | None = None) -> None:
