@@ -46,11 +46,11 @@ class GaussProposal:
 
     def sample(self, rng: Streams, owner: torch.Tensor, k: int = 1) -> torch.Tensor:
         """k children per parent, parent-major: (B·k, *shape); ``owner`` (B,) routes the noise."""
-        mean = self.mean.repeat_interleave(k, dim=0)  # (B·k, *shape)
         if self.std == 0.0:
-            return mean
-        z = rng.randn(owner.repeat_interleave(k), tuple(self.mean.shape[1:]))
-        return mean + self.std * z
+            return self.mean.repeat_interleave(k, dim=0)  # (B·k, *shape)
+        b, shape = self.mean.shape[0], tuple(self.mean.shape[1:])
+        z = rng.randn(owner.repeat_interleave(k), shape).view(b, k, *shape)  # (B, k, *shape)
+        return (self.mean.unsqueeze(1) + self.std * z).view(b * k, *shape)  # broadcast, not a repeated copy
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """log N(x; mean, std²) summed over dimensions -> (B,); 0 for a deterministic step."""
