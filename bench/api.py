@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from bench import registry
+from bench.budget import parse_budget
 from bench.records import read_records
-from bench.runner import Cell, execute, parse_budget
+from bench.runner import Cell, execute
 
 if TYPE_CHECKING:
     import pandas

@@ -18,11 +18,12 @@ from typing import Any, Callable
 import torch
 
 from bench import registry
+from bench.budget import calibration, parse_budget, plan_budget
 from bench.meter import Counts, Meter, OverBudgetMin
 from bench.method import Incompatible, Method
 from bench.reward import Reward
 from bench.rng import Streams
-from bench.runner import Cell, build_task, calibration, execute, parse_budget, plan_budget, sample
+from bench.runner import Cell, build_task, execute, sample
 from bench.task import Objective, Task
 
 TOYS = {"gmm": "linear", "toyseq": "pattern"}  # the exact toys every method is checked on (one per family)

@@ -19,9 +19,10 @@ from typing import Any
 
 import torch
 
-from bench import calibrate, records, registry, validate
-from bench.meter import BudgetExceeded, Calibration, CountedNet, CountedReward, Meter, OverBudgetMin
-from bench.method import Context, Incompatible, best_of_chains, chain_streams, chains_for
+from bench import records, registry, validate
+from bench.budget import BudgetPlan, calibration, parse_budget, plan_budget
+from bench.meter import BudgetExceeded, CountedNet, CountedReward, Meter, OverBudgetMin
+from bench.method import Context, Incompatible, best_of_chains, chain_streams
 from bench.progress import progress
 from bench.records import SCHEMA_VERSION, append_jsonl, config_hash, done_cells, environment, git_state, write_samples
 from bench.rng import Streams
@@ -51,11 +52,6 @@ class Cell:
 
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
-
-
-def parse_budget(text: str) -> float:
-    """'4x' -> 4.0 (any spelling ``bench.validate.budget`` accepts); InputError (a ValueError) otherwise."""
-    return float(validate.budget(text)[:-1])
 
 
 class MissingDependency(ImportError):
@@ -123,35 +119,6 @@ def base_factor(cell: Cell, task: Task, steps: int) -> float:
 def _has_lam(method) -> bool:
     """Whether the method's config has a ``lam`` field (λ of its target tilt p·exp(λ r))."""
     return "lam" in {f.name for f in dataclasses.fields(method.Config)}
-
-
-def calibration(task: Task, objective) -> Calibration:
-    """The committed calibration of this task and objective (defaults for tiny variants)."""
-    return calibrate.load(task.name, objective.name, task.tiny)
-
-
-@dataclass(frozen=True)
-class BudgetPlan:
-    """How a cell spends its cap: ``per_sample`` forward-equivalents per returned sample (None = uncapped),
-    ``chains`` independent chains per returned sample (best-of-k; 1 = the method alone), ``min_cost`` of one
-    chain per returned sample."""
-
-    per_sample: float | None
-    chains: int
-    min_cost: float
-
-    def check(self) -> None:
-        """Raise OverBudgetMin when even one chain does not fit."""
-        if self.per_sample is not None and self.min_cost > self.per_sample * (1 + 1e-9) + 1e-9:
-            raise OverBudgetMin(self.min_cost, self.per_sample)
-
-
-def plan_budget(method, cfg, steps: int, n: int, budget: float | None, cal: Calibration) -> BudgetPlan:
-    """The plan of a run at ``budget`` (multiples of T; None = uncapped)."""
-    per_sample = None if budget is None else budget * steps
-    one = method.min_cost(cfg, steps, cal, n)
-    chains = 1 if method.sized_at_run(cfg) else chains_for(one, per_sample, cal)
-    return BudgetPlan(per_sample, chains, one)
 
 
 def _record_base(cell: Cell, task: Task, objective, method, cfg, steps: int, n: int) -> dict[str, Any]:

@@ -16,12 +16,13 @@ from conftest import run_method
 from test_methods import TOYS, _compatible, toy_objective
 
 from bench import registry
+from bench.budget import calibration, parse_budget, plan_budget
 from bench.calibrate import calibration_path, load
 from bench.meter import BudgetExceeded, Calibration, CountedNet, CountedReward, Counts, Meter, OverBudgetMin
 from bench.method import Incompatible
 from bench.particles import particle_counts, populations
 from bench.reward import Reward
-from bench.runner import Cell, build_task, calibration, execute, parse_budget, plan_budget
+from bench.runner import Cell, build_task, execute
 
 METHODS = registry.methods().names()
 BUDGETS = ["1x", "4x", "16x"]
