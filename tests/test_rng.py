@@ -160,3 +160,17 @@ def test_records_of_a_family_drawing_normals_hash_their_generator(monkeypatch):
     assert before["normals"] == NORMALS and "normals" not in header(toy)
     monkeypatch.setattr(GaussianFamily, "noise", NORMALS + "-next")
     assert header(gmm)["config_hash"] != before["config_hash"]
+
+
+def test_k_categorical_draws_per_row_are_the_draws_of_k_repeated_rows():
+    """``categorical(owner, probs, k)`` builds each row's CDF once; its draws are those of the rows repeated k times
+    (so a search's children are unchanged), and later draws of the same streams are unchanged too."""
+    g = torch.Generator().manual_seed(0)
+    probs = torch.rand(6, 40, 33, generator=g) ** 4  # (R, L, V), uneven rows; not normalised
+    owner = torch.tensor([0, 0, 1, 2, 2, 2])
+    a, b = Streams(5, range(3)), Streams(5, range(3))
+    once = a.categorical(owner, probs, k=4)  # (R·4, L)
+    repeated = b.categorical(owner.repeat_interleave(4), probs.repeat_interleave(4, dim=0))
+    assert once.shape == (24, 40) and torch.equal(once, repeated)
+    assert torch.equal(a.rand(owner, (3,)), b.rand(owner, (3,)))  # the counters advanced alike
+    assert once.view(6, 4, 40)[0].unique(dim=0).shape[0] == 4  # a row's k draws are k different sequences

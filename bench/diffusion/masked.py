@@ -54,7 +54,7 @@ class CatProposal:
 
     def sample(self, rng: Streams, owner: torch.Tensor, k: int = 1) -> torch.Tensor:
         """k children per parent, parent-major: (B·k, L) long."""
-        return rng.categorical(owner.repeat_interleave(k), self.probs.repeat_interleave(k, dim=0))
+        return rng.categorical(owner, self.probs, k)
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """Σ_ℓ log q(xˡ) -> (B,)."""
@@ -186,7 +186,7 @@ class MaskedFamily:
 
     def sample_x0(self, pred: MaskPrediction, rng: Streams, owner: torch.Tensor, k: int = 1) -> torch.Tensor:
         """k categorical draws of x0 per row (revealed positions kept): (B·k, L)."""
-        return rng.categorical(owner.repeat_interleave(k), pred.probs.repeat_interleave(k, dim=0))
+        return rng.categorical(owner, pred.probs, k)
 
     def point(self, pred: MaskPrediction) -> torch.Tensor:
         """Argmax fill of the masked positions, revealed tokens kept: (B, L)."""
