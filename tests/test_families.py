@@ -85,3 +85,13 @@ def test_shared_ancestral_sampler_matches_pmf_and_ignores_batch():
     torch.testing.assert_close(sample_unguided(fam, 40, 24, seed=5), sample_unguided(fam, 40, 24, seed=5, batch=7))
     g = GMMTask().build_family()
     torch.testing.assert_close(sample_unguided(g, 30, 12, seed=1), sample_unguided(g, 30, 12, seed=1, batch=4))
+
+
+def test_gauss_proposal_children_are_mean_plus_std_times_their_streams_normals():
+    """k children per parent, parent-major, each mean + std·z with z the parent's stream's next normals."""
+    from bench.diffusion.gaussian import GaussProposal
+    mean, owner = torch.randn(5, 3, 7, generator=torch.Generator().manual_seed(0)), torch.tensor([0, 1, 1, 2, 4])
+    kids = GaussProposal(mean, 0.37).sample(Streams(1, range(5)), owner, 4)  # (20, 3, 7)
+    z = Streams(1, range(5)).randn(owner.repeat_interleave(4), (3, 7)).view(5, 4, 3, 7)
+    assert torch.equal(kids, (mean.unsqueeze(1) + 0.37 * z).view(20, 3, 7))
+    assert torch.equal(GaussProposal(mean, 0.0).sample(Streams(1, range(5)), owner, 2), mean.repeat_interleave(2, 0))

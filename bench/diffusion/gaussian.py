@@ -50,7 +50,7 @@ class GaussProposal:
             return self.mean.repeat_interleave(k, dim=0)  # (B·k, *shape)
         b, shape = self.mean.shape[0], tuple(self.mean.shape[1:])
         z = rng.randn(owner.repeat_interleave(k), shape).view(b, k, *shape)  # (B, k, *shape)
-        return (self.mean.unsqueeze(1) + self.std * z).view(b * k, *shape)  # broadcast, not a repeated copy
+        return z.mul_(self.std).add_(self.mean.unsqueeze(1)).view(b * k, *shape)  # in place; mean broadcast
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """log N(x; mean, std²) summed over dimensions -> (B,); 0 for a deterministic step."""
