@@ -247,14 +247,12 @@ class Streams:
 
     def categorical(self, owner: torch.Tensor, probs: torch.Tensor, k: int = 1) -> torch.Tensor:
         """``k`` draws per row (and per leading position) from ``probs`` (R, ..., V) by inverse CDF -> (R·k, ...)
-        long, row-major (row i's draws at i·k .. i·k + k − 1): the same draws as ``k`` repeated rows, with each
-        row's CDF built once."""
-        if k > 1:
-            owner = owner.repeat_interleave(k)  # (R·k,)
-        u = self.rand(owner, tuple(probs.shape[1:-1])).to(probs.device)  # (R·k, ...)
+        long, row-major (row i's draws at i·k .. i·k + k − 1): the same draws as ``k`` repeated rows, each row's CDF
+        built once and searched for all k uniforms."""
+        pos = tuple(probs.shape[1:-1])
+        u = self.rand(owner.repeat_interleave(k), pos).to(probs.device)  # (R·k, ...)
+        u = u.view(-1, k, *pos).movedim(1, -1)  # (R, ..., k): the k uniforms of a row beside its CDF
         cdf = probs.double().cumsum(-1)  # (R, ..., V)
         cdf = cdf / cdf[..., -1:].clamp_min(1e-300)
-        if k > 1:
-            cdf = cdf.repeat_interleave(k, dim=0)  # (R·k, ..., V)
-        idx = torch.searchsorted(cdf.contiguous(), u.unsqueeze(-1)).squeeze(-1)
-        return idx.clamp_(max=probs.shape[-1] - 1)
+        idx = torch.searchsorted(cdf.contiguous(), u.contiguous())  # (R, ..., k)
+        return idx.clamp_(max=probs.shape[-1] - 1).movedim(-1, 1).reshape(-1, *pos)  # (R·k, ...)

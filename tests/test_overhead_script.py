@@ -39,8 +39,8 @@ def test_clock_restores_patched_callables_and_times_a_run() -> None:
     with clock.installed():
         assert CountedNet.forward is not before[0] and torch.autograd.grad is not before[2]
         t0 = time.perf_counter()
-        mod.sample(task, obj, mod.registry.methods().get("dps"), mod.registry.methods().get("dps").config(),
-                   8, 10, 0, mod.Meter(cap=None, cal=mod.calibration(task, obj)))
+        dps = mod.registry.methods().get("dps")
+        mod.sample(task, obj, dps, dps.config(), 8, 10, 0, mod.Meter(cap=None, cal=mod.calibration(task, obj)))
         wall = time.perf_counter() - t0
     assert (CountedNet.forward, CountedReward.__call__, torch.autograd.grad) == before
     assert 0 < clock.seconds <= wall

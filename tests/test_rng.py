@@ -174,3 +174,6 @@ def test_k_categorical_draws_per_row_are_the_draws_of_k_repeated_rows():
     assert once.shape == (24, 40) and torch.equal(once, repeated)
     assert torch.equal(a.rand(owner, (3,)), b.rand(owner, (3,)))  # the counters advanced alike
     assert once.view(6, 4, 40)[0].unique(dim=0).shape[0] == 4  # a row's k draws are k different sequences
+    flat = torch.rand(6, 9, generator=g)  # (R, V): one draw per row, no positions (a search's resampling)
+    assert torch.equal(a.categorical(owner, flat, k=3), b.categorical(owner.repeat_interleave(3),
+                                                                       flat.repeat_interleave(3, dim=0)))
