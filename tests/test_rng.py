@@ -177,3 +177,27 @@ def test_k_categorical_draws_per_row_are_the_draws_of_k_repeated_rows():
     flat = torch.rand(6, 9, generator=g)  # (R, V): one draw per row, no positions (a search's resampling)
     assert torch.equal(a.categorical(owner, flat, k=3), b.categorical(owner.repeat_interleave(3),
                                                                        flat.repeat_interleave(3, dim=0)))
+
+
+def test_compiled_and_numpy_paths_draw_the_same_bits(monkeypatch):
+    """With numba the CPU draws run in compiled loops (`bench.rngjit`); without it, in numpy passes. Both must
+    give the same words and the same normals bit for bit: 2^21 normals in rows of several shapes and owners
+    (about 30,000 rejected words, ~500 of them base-layer tails), and words whose counters wrap past 2^63."""
+    import pytest
+    pytest.importorskip("numba")
+    from bench import rngjit
+    from bench.rng import _words_numpy
+    if not rngjit.AVAILABLE:
+        pytest.skip("compiled path switched off (BENCH_NO_JIT)")
+
+    def draws() -> list[torch.Tensor]:
+        st = Streams(21, range(64))
+        keys = torch.tensor([-2**63, -1, 0, 2**62, 12345], dtype=torch.int64)
+        base = torch.tensor([0, 2**63 - 40, 1, 7, 2**40], dtype=torch.int64)
+        words = torch.from_numpy(_words_numpy(keys, base, 37).view(np.int64))  # (5, 37)
+        return [words, st.randn(torch.arange(64).repeat(4), (88, 91)), st.randn(torch.tensor([3, 3, 0]), (5,)),
+                st.randn(torch.tensor([9]), (1,)), st.rand(torch.tensor([1, 1, 2]), (13,))]
+
+    compiled = draws()
+    monkeypatch.setattr(rngjit, "AVAILABLE", False)
+    assert all(torch.equal(a, b) for a, b in zip(compiled, draws()))
