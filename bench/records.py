@@ -21,12 +21,15 @@ from typing import Any, Iterable, Iterator
 
 import torch
 
+from bench.source import check_manifest
+
 SCHEMA_VERSION = 1
 
 
 @lru_cache(maxsize=1)
 def git_state() -> tuple[str, bool]:
-    """(sha, dirty) of the checkout holding this package; ("unknown", False) outside git."""
+    """(sha, dirty) of the checkout holding this package. Without git (a copy of the tree), its source manifest
+    says (``bench.source``); with neither, ("unknown", True): nothing shows the code is a clean commit."""
     root = Path(__file__).resolve().parent.parent
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
@@ -34,8 +37,10 @@ def git_state() -> tuple[str, bool]:
         dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
                                     capture_output=True, text=True, timeout=10).stdout.strip())
     except (OSError, subprocess.SubprocessError):
-        return "unknown", False
-    return sha or "unknown", dirty
+        sha, dirty = "", True
+    if sha:
+        return sha, dirty
+    return check_manifest(root) or ("unknown", True)
 
 
 def environment(device: str) -> dict[str, Any]:
