@@ -119,10 +119,15 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     cells = protocol_cells(args) if args.protocol else _grid_cells(args)
     _threads(args.threads)
     status: dict[str, int] = {}
-    for rec in run_cells(cells, args.out, make_executor(args), resume=not args.force,
-                         announce=lambda i, cell: _announce(i, len(cells), cell, args.no_progress)):
-        status[rec["status"]] = status.get(rec["status"], 0) + 1
-        print(_summary(rec) if rec["status"] not in ("skipped", "claimed") else _not_run(rec), flush=True)
+    try:
+        for rec in run_cells(cells, args.out, make_executor(args), resume=not args.force,
+                             announce=lambda i, cell: _announce(i, len(cells), cell, args.no_progress)):
+            status[rec["status"]] = status.get(rec["status"], 0) + 1
+            print(_summary(rec) if rec["status"] not in ("skipped", "claimed") else _not_run(rec), flush=True)
+    except KeyboardInterrupt:  # the written records stand (each appended whole); the rest resume
+        print(f"matrix: interrupted after {sum(status.values())} of {len(cells)} cells; the same command resumes "
+              "the rest", file=sys.stderr)
+        return 130
     print("matrix: " + ", ".join(f"{k}={v}" for k, v in sorted(status.items())))
     return 1 if status.get("error") else 0
 

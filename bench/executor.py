@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -43,8 +44,9 @@ class Executor(Protocol):
     def completed(self, block: bool) -> Iterator[tuple[int, Outcome]]:
         """Finished cells: whatever is done now, or (``block``) at least one, waiting for it."""
 
-    def close(self) -> None:
-        """Release workers (the executor is not used after this)."""
+    def close(self, abort: bool = False) -> None:
+        """Release workers (the executor is not used after this); ``abort``: stop cells in flight at once (the run
+        was interrupted and their outcomes would be dropped)."""
 
 
 def error_record(cell: Cell, err: BaseException) -> dict[str, Any]:
@@ -93,6 +95,7 @@ def run_cells(cells: Iterable[Cell], out: Path, executor: Executor, resume: bool
     starts."""
     cache: dict = {}
     claims: dict[int, records.Claim] = {}
+    aborted = False
 
     def finish(block: bool) -> Iterator[dict[str, Any]]:
         got = 0
@@ -128,10 +131,13 @@ def run_cells(cells: Iterable[Cell], out: Path, executor: Executor, resume: bool
             yield from finish(block=len(claims) >= executor.capacity)
         while claims:
             yield from finish(block=True)
+    except (KeyboardInterrupt, GeneratorExit):  # interrupted, or the caller stopped reading: drop work in flight
+        aborted = True
+        raise
     finally:
         for claim in claims.values():
             records.release(claim)
-        executor.close()
+        executor.close(abort=aborted)
 
 
 class Serial:
@@ -152,7 +158,7 @@ class Serial:
             key, cell = self.queue.pop(0)
             yield key, compute_or_error(cell, self.cache, self.show_progress)
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
         self.cache.clear()
 
 
@@ -169,8 +175,12 @@ _WORKER_CACHE: dict = {}
 
 
 def _init_worker(threads: int) -> None:
+    """A pool worker: ``threads`` torch threads; a Ctrl-C reaching it ends it quietly (the driver reports it)."""
+    import signal
+
     import torch
     torch.set_num_threads(threads)
+    signal.signal(signal.SIGINT, lambda *_: os._exit(130))
 
 
 def _pool_work(cell: Cell) -> Outcome:
@@ -247,7 +257,10 @@ class Pool:
             else:
                 yield key, Outcome(error_record(cell, RuntimeError(f"worker died {attempt + 1} times: {err}")))
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
+        if abort:  # ProcessPoolExecutor has no public way to stop running work (3.14 adds terminate_workers)
+            for proc in list((self.pool._processes or {}).values()):
+                proc.terminate()
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -296,7 +309,7 @@ class RayExecutor:
             except self.ray.exceptions.RayError as err:  # the task or its worker failed for good
                 yield key, Outcome(error_record(cell, err))
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
         for ref in self.refs:
             self.ray.cancel(ref, force=True)
         if self.started:

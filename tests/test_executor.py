@@ -42,13 +42,14 @@ METHOD = DieOnce()
 '''
 
 
-def _bench(args: list[str], extra: dict[str, str] | None = None) -> subprocess.Popen:
-    """``python -m bench ARGS`` in a subprocess; ``extra`` environment variables (a PYTHONPATH is prepended)."""
+def _bench(args: list[str], extra: dict[str, str] | None = None, **popen) -> subprocess.Popen:
+    """``python -m bench ARGS`` in a subprocess; ``extra`` environment variables (a PYTHONPATH is prepended);
+    ``popen``: more Popen arguments."""
     extra = dict(extra or {})
     path = [str(ROOT)] + ([extra.pop("PYTHONPATH")] if "PYTHONPATH" in extra else [])
     env = {**os.environ, **extra, "PYTHONPATH": os.pathsep.join(path), "OMP_NUM_THREADS": "1"}
     return subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, **popen)
 
 
 def _finish(proc: subprocess.Popen, timeout: int = 300) -> tuple[str, str]:
@@ -157,3 +158,49 @@ def test_a_cell_submitted_to_a_pool_that_just_broke_is_retried_not_raised(monkey
         pool.close()
     assert calls and pool.pool is not broken
     assert [key for key, _ in got] == [0] and got[0][1].rec["status"] == "ok"
+
+
+SLOW = '''
+import time
+
+from methods.none import NoGuidance
+
+
+class Slow(NoGuidance):
+    key = "slow"
+    paper = "test helper: unguided sampling after half a second"
+
+    def run(self, ctx, cfg):
+        time.sleep(0.5)
+        return super().run(ctx, cfg)
+
+
+METHOD = Slow()
+'''
+
+
+def test_an_interrupted_pool_matrix_leaves_whole_records_and_resumes(tmp_path):
+    """Ctrl-C (SIGINT to the process group) during a pooled matrix: exit 130 with a message, every written record
+    whole, every claim released; the same command then runs the rest, each cell once."""
+    import signal
+    import time
+    (tmp_path / "plug").mkdir()
+    (tmp_path / "plug" / "slow.py").write_text(SLOW)
+    argv = ["matrix", "--tasks", "gmm", "--methods", "slow:METHOD", "--budgets", "1x", "--seeds", "0-19", "--n", "4",
+            "--steps", "8", "--no-progress", "--workers", "2", "--out", str(tmp_path / "out")]
+    env = {"PYTHONPATH": str(tmp_path / "plug")}
+    proc = _bench(argv, env, start_new_session=True)  # its own process group, as a terminal's Ctrl-C reaches
+    records = tmp_path / "out" / "records" / "gmm.jsonl"
+    deadline = time.monotonic() + 240
+    while not (records.exists() and records.read_text().count("\n") >= 2):
+        assert proc.poll() is None and time.monotonic() < deadline, "the matrix ended before it was interrupted"
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-3000:]
+    assert "interrupted after" in err and "Traceback" not in err, err[-3000:]
+    first = read_records(tmp_path / "out")  # parses: no torn line
+    assert 2 <= len(first) < 20 and not list((tmp_path / "out" / "claims").glob("*.json"))
+    _finish(_bench(argv, env))
+    recs = read_records(tmp_path / "out")
+    assert sorted(r["seed"] for r in recs) == list(range(20)) and {r["status"] for r in recs} == {"ok"}
