@@ -180,7 +180,8 @@ def _init_worker(threads: int) -> None:
 
     import torch
     torch.set_num_threads(threads)
-    signal.signal(signal.SIGINT, lambda *_: os._exit(130))
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # a run started ignoring it (a `&` job) still does
+        signal.signal(signal.SIGINT, lambda *_: os._exit(130))
 
 
 def _pool_work(cell: Cell) -> Outcome:

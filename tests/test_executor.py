@@ -189,7 +189,10 @@ def test_an_interrupted_pool_matrix_leaves_whole_records_and_resumes(tmp_path):
     argv = ["matrix", "--tasks", "gmm", "--methods", "slow:METHOD", "--budgets", "1x", "--seeds", "0-19", "--n", "4",
             "--steps", "8", "--no-progress", "--workers", "2", "--out", str(tmp_path / "out")]
     env = {"PYTHONPATH": str(tmp_path / "plug")}
-    proc = _bench(argv, env, start_new_session=True)  # its own process group, as a terminal's Ctrl-C reaches
+    # its own process group, as a terminal's Ctrl-C reaches, with SIGINT at its default even when pytest itself
+    # runs where it is ignored (a shell's background job)
+    proc = _bench(argv, env, start_new_session=True,
+                  preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     records = tmp_path / "out" / "records" / "gmm.jsonl"
     deadline = time.monotonic() + 240
     while not (records.exists() and records.read_text().count("\n") >= 2):
