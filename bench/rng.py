@@ -31,6 +31,7 @@ _M1 = -4658895280553007687  # 0xBF58476D1CE4E5B9
 _M2 = -7723592293110705685  # 0x94D049BB133111EB
 BLOCK = 1 << 16  # words per block of a CPU draw (512 KB of int64 plus scratch: about L2; 1<<15 was 1.3x slower)
 _U64 = {k: np.uint64(v & (2**64 - 1)) for k, v in (("gamma", _GAMMA), ("m1", _M1), ("m2", _M2))}
+_MIX = (_U64["gamma"], _U64["m1"], _U64["m2"])  # SplitMix64's constants as the compiled loops take them
 NORMALS = "ziggurat256-v1"  # what a normal draw is; records of a family that draws normals hash it
 _M52, _ONE = (1 << 52) - 1, 0x3FF0000000000000  # mantissa mask; the bits of 1.0
 _SUB = 0x5DEECE66D2545F49  # keys a rejected word's sub-stream (any odd constant apart from the keys' own)
@@ -123,7 +124,7 @@ def _rejected(w, be: _Backend):
     f(X[i]) + U·(f(X[i+1]) - f(X[i])) < f(x), and on failure a fresh word's fast path (whose own rejection goes
     to the next round)."""
     if be.cpu and rngjit.AVAILABLE:  # the same rounds in compiled loops, numpy's exp and log1p
-        return rngjit.rejected(w, _SUB, (_U64["gamma"], _U64["m1"], _U64["m2"]),
+        return rngjit.rejected(w, _SUB, _MIX,
                                (*_ZIG_EDGES, _ZIG_XS, _ZIG_RS), _ZIG_R)
     xp, key, word = be.xp, w ^ _SUB, w.copy() if be.cpu else w.clone()
     out = xp.zeros(w.shape, dtype=be.f64) if be.cpu else torch.zeros(w.shape, dtype=be.f64, device=be.device)
@@ -162,7 +163,7 @@ def _words_numpy(keys: torch.Tensor, base: torch.Tensor, per_row: int) -> np.nda
     (a compiled loop, about 10x faster again, when numba is installed)."""
     k, b = np.asarray(keys).view(np.uint64), np.asarray(base).view(np.uint64)
     if rngjit.AVAILABLE:  # the same arithmetic in one compiled loop
-        return rngjit.words(k, b, per_row, (_U64["gamma"], _U64["m1"], _U64["m2"]))
+        return rngjit.words(k, b, per_row, _MIX)
     z = np.arange(1, per_row + 1, dtype=np.uint64)[None, :] + b[:, None]  # (r, per_row): counter + 1
     z *= _U64["gamma"]
     z += k[:, None]  # key + (k + 1)·γ
@@ -241,17 +242,24 @@ class Streams:
 
     def randn(self, owner: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
         """Standard normal float32 draws of shape (len(owner), *shape): one word each through the ziggurat. The
-        fast path runs block by block; the ~1.5% of words it rejects are resolved together at the end."""
+        fast path runs first (block by block, or in one compiled loop); the ~1.5% of words it rejects are
+        resolved together at the end."""
         size = int(np.prod(shape)) if shape else 1
         keys, base = self._claim(owner, size)
         be = _Backend(self)
-        if be.cpu and rngjit.AVAILABLE:  # the same draws from one compiled loop (bench.rngjit)
+        if be.cpu and rngjit.AVAILABLE:  # the same fast path in one compiled loop (bench.rngjit)
             x, pos, rejected = rngjit.fast_normals(keys.numpy().view(np.uint64), base.numpy().view(np.uint64), size,
-                                                   (_U64["gamma"], _U64["m1"], _U64["m2"]), _ZIG_XS, _ZIG_RS)
+                                                   _MIX, _ZIG_XS, _ZIG_RS)
             out = torch.from_numpy(x)  # (R, size)
-            if len(pos):
-                out.view(-1)[torch.from_numpy(pos)] = torch.from_numpy(_rejected(rejected, be)).float()
-            return out.view(len(keys), *shape)
+        else:
+            out, pos, rejected = self._fast_blocks(keys, base, size, be)
+        if len(pos):
+            out.view(-1)[be.tensor(pos).to(self.device)] = be.tensor(_rejected(rejected, be)).to(out)
+        return out.view(len(keys), *shape)
+
+    def _fast_blocks(self, keys: torch.Tensor, base: torch.Tensor, size: int, be: _Backend):
+        """The fast path block by block: (R, size) float32 normals (rejected entries hold a placeholder), and the
+        rejected entries' flat positions and words (numpy arrays on CPU, tensors elsewhere)."""
         out = torch.empty((len(keys), size), dtype=torch.float32, device=self.device)
         blocks, pos, rejected = self._blocks(len(keys), size), [], []
         for lo in blocks:
@@ -262,10 +270,10 @@ class Streams:
             bad = be.flat_nonzero(~ok)
             pos.append(bad + lo * size)
             rejected.append(w.reshape(-1)[bad])
-        if pos and sum(len(p) for p in pos):
-            cat = np.concatenate if be.cpu else torch.cat
-            out.view(-1)[be.tensor(cat(pos)).to(self.device)] = be.tensor(_rejected(cat(rejected), be)).to(out)
-        return out.view(len(keys), *shape)
+        if not pos:  # no rows
+            return out, [], []
+        cat = np.concatenate if be.cpu else torch.cat
+        return out, cat(pos), cat(rejected)
 
     def categorical(self, owner: torch.Tensor, probs: torch.Tensor, k: int = 1) -> torch.Tensor:
         """``k`` draws per row (and per leading position) from ``probs`` (R, ..., V) by inverse CDF -> (R·k, ...)

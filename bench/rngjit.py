@@ -43,6 +43,14 @@ def _words(keys, base, per_row, gamma, m1, m2, out):  # pragma: no cover - jit
         _row(base[i], keys[i], per_row, gamma, m1, m2, out[i * per_row:(i + 1) * per_row])
 
 
+def _decode(z, xs, rs):  # pragma: no cover - jit
+    """One word's fast path, ``bench.rng._decode`` on a scalar: u = top 52 bits · 2^-52 (exact), x = u·XS[j] with
+    j the low 9 bits (layer and sign); (x, whether u < RS[j])."""
+    u = np.float64(np.int64(z >> np.uint64(12))) * _SCALE
+    j = np.int64(z & np.uint64(511))
+    return u * xs[j], u < rs[j]
+
+
 def _fast_normals(keys, base, per_row, gamma, m1, m2, xs, rs, out, bad_pos, bad_word):  # pragma: no cover - jit
     """Fill ``out`` (r, per_row) float32 with the fast-path normals of rows' words; write each rejected word's flat
     position and word into ``bad_pos`` / ``bad_word``; return how many were rejected. Words are made a block at a
@@ -54,13 +62,11 @@ def _fast_normals(keys, base, per_row, gamma, m1, m2, xs, rs, out, bad_pos, bad_
             m = min(_BLOCK, per_row - j0)
             _row(base[i] + np.uint64(j0), keys[i], m, gamma, m1, m2, w)
             for j in range(m):
-                z = w[j]
-                u = np.float64(np.int64(z >> np.uint64(12))) * _SCALE  # [0, 1): the top 52 bits, exact
-                layer = np.int64(z & np.uint64(511))  # layer and sign
-                out[i, j0 + j] = np.float32(u * xs[layer])
-                if not u < rs[layer]:
+                x, ok = _decode(w[j], xs, rs)
+                out[i, j0 + j] = np.float32(x)
+                if not ok:
                     bad_pos[n_bad] = i * per_row + j0 + j
-                    bad_word[n_bad] = z
+                    bad_word[n_bad] = w[j]
                     n_bad += 1
     return n_bad
 
@@ -100,10 +106,9 @@ def _round_decide(word, key, todo, s2, u0, mag, f_x, log0, log1, dens, xs, rs, r
             continue
         if layer != 0:  # a failed wedge: a fresh word's fast path
             z = s2[i]
-            u = np.float64(np.int64(z >> np.uint64(12))) * _SCALE
-            j = np.int64(z & np.uint64(511))
-            if u < rs[j]:
-                out[todo[i]] = u * xs[j]
+            x, ok = _decode(z, xs, rs)
+            if ok:
+                out[todo[i]] = x
                 continue
         word[left], key[left], todo[left] = z, key[i], todo[i]
         left += 1
@@ -112,11 +117,12 @@ def _round_decide(word, key, todo, s2, u0, mag, f_x, log0, log1, dens, xs, rs, r
 
 @functools.cache
 def _kernels():
-    """The compiled (words, fast-normals) loops; compiled on first use and cached on disk by numba."""
+    """The compiled loops (words, fast normals, a rejected round's two halves); compiled on first use and
+    cached on disk by numba."""
     from numba import njit
-    global _row  # the loops call _row: it must be compiled first, under the name they look up
+    global _row, _decode  # the loops call these: compiled first, under the names they look up
     jit = njit(cache=True, nogil=True)
-    _row = jit(_row)
+    _row, _decode = jit(_row), jit(_decode)
     return jit(_words), jit(_fast_normals), jit(_round_args), jit(_round_decide)
 
 
