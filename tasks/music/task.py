@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 SHAPE = (2, N_PITCH, N_FRAMES)
+CLIP_X0 = 1.0  # x0 lives in {-1, 1}: the sampler clamps x̂0 to the data's range (Ho et al. 2020's DDPM sampler)
 RULE_NAMES = ("pitch_histogram", "note_density", "chord_progression")
 OA_FEATURES = ("used_pitch", "pitch_range", "pitch_class_hist", "avg_ioi", "note_length", "note_density")
 
@@ -47,7 +48,7 @@ class MusicTask(Task):
     """Symbolic music (Bach chorales) with rule guidance."""
 
     name = "music"
-    version = "2"
+    version = "3"  # 3: x̂0 clipped to [-1, 1] in sampling (DESIGN_NOTES 44)
     family_kind = "continuous"
     default_objective = "note_density"
     default_steps = 100
@@ -75,7 +76,7 @@ class MusicTask(Task):
         return net.to(self.device).eval().requires_grad_(False)
 
     def build_family(self) -> GaussianFamily:
-        return GaussianFamily(self.network, SHAPE, schedule="cosine", eta=1.0, prediction="v")
+        return GaussianFamily(self.network, SHAPE, schedule="cosine", eta=1.0, prediction="v", clip=CLIP_X0)
 
     def objective(self, spec: str) -> Objective:
         """A rule objective (its loss is the main metric; the proxy is exact), or ``quality``: no target, the main
