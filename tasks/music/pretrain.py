@@ -20,6 +20,7 @@ from bench.weights import write_manifest
 from tasks.music import data as D
 from tasks.music.models import save_denoiser
 from tasks.music.net import NetConfig, RollDenoiser
+from tasks.music.task import CLIP_X0
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def train(runs: RunDirs, seed: int = 0, quick: bool = False, device: str = "cpu"
     res = fit("denoiser", net, loss, Batcher((train_x,), cfg.batch, transform=_to_pm1), cfg,
               runs.train("denoiser"), probe)
     stats = {**summary(res, cfg), "train_windows": len(train_x), "val_loss_ema": res.last("val_loss"),
-             "config": NET_CONFIG.to_dict(), "target": target}
+             "config": NET_CONFIG.to_dict(), "target": target, "probe_clip": CLIP_X0}
     return res, stats
 
 
