@@ -117,7 +117,8 @@ def put_card_section(card: Path, begin: str, end: str, section: str) -> None:
     text = card.read_text()
     if begin in text and end in text:
         head, rest = text.split(begin, 1)
-        text = head + section + rest.split(end, 1)[1].lstrip("\n")
+        tail = rest.split(end, 1)[1].lstrip("\n")
+        text = head + section + ("\n" + tail if tail else "")  # a section followed by another keeps its blank line
     else:
         text = text.rstrip("\n") + "\n\n" + section
     card.write_text(text)

@@ -70,3 +70,21 @@ def test_install_replaces_the_folder_after_checking_the_source(tmp_path: Path) -
     with pytest.raises(W.CorruptWeightsError, match="net.pt"):
         W.install(src, tmp_path / "dst2")
     assert not (tmp_path / "dst2").exists()
+
+
+def test_card_sections_rewrite_in_place(tmp_path):
+    """Appending two sections, then rewriting each (same text, then new text), gives the card the appends would:
+    a rewritten section keeps its place and the blank line before the next one."""
+    put_card_section = W.put_card_section
+    card = tmp_path / "MODEL_CARD.md"
+    card.write_text("# card\n\nbody\n")
+    a, b = ("<!-- a -->", "<!-- /a -->"), ("<!-- b -->", "<!-- /b -->")
+    put_card_section(card, *a, "<!-- a -->\nA1\n<!-- /a -->\n")
+    put_card_section(card, *b, "<!-- b -->\nB1\n<!-- /b -->\n")
+    once = card.read_text()
+    assert once == "# card\n\nbody\n\n<!-- a -->\nA1\n<!-- /a -->\n\n<!-- b -->\nB1\n<!-- /b -->\n"
+    put_card_section(card, *a, "<!-- a -->\nA1\n<!-- /a -->\n")
+    put_card_section(card, *b, "<!-- b -->\nB1\n<!-- /b -->\n")
+    assert card.read_text() == once
+    put_card_section(card, *a, "<!-- a -->\nA2\n<!-- /a -->\n")
+    assert card.read_text() == once.replace("A1", "A2")
