@@ -19,8 +19,8 @@ from pathlib import Path
 
 import torch
 
+from bench.diffusion.ancestral import sample_unguided
 from bench.diffusion.masked import MaskedFamily
-from bench.rng import Streams
 from bench.weights import put_card_section
 from tasks.molecules import chem
 from tasks.molecules.card import DEFAULT_STEPS
@@ -55,20 +55,19 @@ def parse(variant: str) -> tuple[bool, float]:
     return margin, float(rest[0][1:]) if rest else 1.0
 
 
+class MarginFamily(MaskedFamily):
+    """The masked family with top-probability-margin unmasking as its step (``MaskedFamily.margin_proposal``)."""
+
+    proposal = MaskedFamily.margin_proposal
+
+
 def sample(net: torch.nn.Module, variant: str, n: int = N, steps: int = DEFAULT_STEPS,
            seed: int = SEED) -> torch.Tensor:
-    """n molecules' token ids (n, L) under one sampler variant."""
+    """n molecules' token ids (n, L) under one sampler variant: the card's own loop (``sample_unguided``)."""
     margin, tau = parse(variant)
-    fam = MaskedFamily(Sharpened(copy.deepcopy(net), tau), LENGTH, V)
-    owner = torch.arange(n)  # (n,)
-    rng = Streams(seed, range(n))
-    x = fam.prior(rng, owner)  # (n, L)
+    family = (MarginFamily if margin else MaskedFamily)(Sharpened(copy.deepcopy(net), tau), LENGTH, V)
     with torch.inference_mode():
-        for t, s in fam.timesteps(steps):
-            pred = fam.denoise(x, t)
-            step = fam.margin_proposal if margin else fam.proposal
-            x = step(x, t, s, pred).sample(rng, owner)  # (n, L)
-    return x
+        return sample_unguided(family, n, steps, seed)  # (n, L)
 
 
 def section(rows: dict[str, dict]) -> str:
